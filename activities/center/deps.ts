@@ -1,0 +1,10 @@
+import type { Db } from '../../lib/db';
+
+/** What center activities need from the outside world; tests pass real or fake ones. */
+export interface CenterDeps {
+  db: Db;
+  now?: () => number;
+  /** HTTP client for issuer notifications (global fetch by default). */
+  fetch?: typeof fetch;
+  notifyTimeoutMs?: number;
+}

@@ -1,0 +1,21 @@
+import { createCardActivities } from './cards';
+import type { CenterDeps } from './deps';
+import { createHoldActivities } from './holds';
+import { createNotificationActivities } from './notifications';
+import { createPaymentActivities } from './payments';
+import { createSaleActivities } from './sales';
+
+export type { CenterDeps } from './deps';
+
+/** All activities the center worker runs, built around injected dependencies. */
+export function createCenterActivities(deps: CenterDeps) {
+  return {
+    ...createHoldActivities(deps),
+    ...createPaymentActivities(deps),
+    ...createCardActivities(deps),
+    ...createSaleActivities(deps),
+    ...createNotificationActivities(deps),
+  };
+}
+
+export type CenterActivities = ReturnType<typeof createCenterActivities>;

@@ -1,0 +1,67 @@
+/**
+ * Recording the sale: in one transaction the seat becomes sold, the sale is written against the
+ * issuer with the operator's fee from the issuer's fee rule, and the issuance is marked sold.
+ * The unique key on sales.issuance_id makes a retry find the first sale instead of a second.
+ */
+import { operatorFee } from '../../domain/money';
+import type { CenterDeps } from './deps';
+import { refuse } from './errors';
+
+export interface SaleRecord {
+  saleId: number;
+  priceMinor: number;
+  operatorFeeMinor: number;
+  issuerNetMinor: number;
+  currency: string;
+}
+
+export function createSaleActivities({ db, now = Date.now }: CenterDeps) {
+  return {
+    async recordSale(issuanceId: string, cardId: string): Promise<SaleRecord> {
+      return db.transaction(async (trx) => {
+        const done = await trx('sales').where({ issuance_id: issuanceId }).first();
+        if (done) return toRecord(done);
+        const iss = await trx('issuances').where({ id: issuanceId }).first();
+        if (!iss) throw refuse('InvariantBroken', `no issuance ${issuanceId}`);
+        const issuer = await trx('issuers').where({ id: iss.issuer_id }).first('fee_bps', 'fee_fixed_minor');
+        const selection = JSON.parse(iss.selection);
+        if (selection.kind === 'seat') {
+          const sold = await trx('seats')
+            .where({ id: selection.seatId, status: 'held', hold_issuance_id: issuanceId })
+            .update({ status: 'sold', sold_issuance_id: issuanceId, hold_issuance_id: null, held_until_ms: null });
+          if (sold !== 1) throw refuse('InvariantBroken', `seat ${selection.seatId} is not held by ${issuanceId}; refusing to sell it`);
+        }
+        const rule = { bps: Number(issuer.fee_bps), fixedMinor: Number(issuer.fee_fixed_minor) };
+        const price = Number(iss.price_minor);
+        const fee = operatorFee(price, rule);
+        const row = {
+          issuance_id: issuanceId,
+          issuer_id: iss.issuer_id,
+          product_id: iss.product_id,
+          card_id: cardId,
+          price_minor: price,
+          customer_fee_minor: Number(iss.customer_fee_minor),
+          operator_fee_minor: fee,
+          issuer_net_minor: price - fee,
+          fee_bps: rule.bps,
+          fee_fixed_minor: rule.fixedMinor,
+          currency: iss.currency,
+          sold_at_ms: now(),
+        };
+        const [id] = await trx('sales').insert(row);
+        await trx('issuances').where({ id: issuanceId }).update({ status: 'sold', updated_at_ms: now() });
+        return toRecord({ ...row, id });
+      });
+    },
+  };
+}
+
+function toRecord(r: Record<string, unknown>): SaleRecord {
+  return {
+    saleId: Number(r.id),
+    priceMinor: Number(r.price_minor),
+    operatorFeeMinor: Number(r.operator_fee_minor),
+    issuerNetMinor: Number(r.issuer_net_minor),
+    currency: String(r.currency),
+  };
+}

@@ -1,0 +1,19 @@
+/** Entry point of the API process. Configuration: docs/configuration.md. */
+import { loadConfig, temporalAddress } from '../lib/config';
+import { createDb } from '../lib/db';
+import { logger } from '../lib/logger';
+import { connectClient } from '../lib/temporal';
+import { createApp } from './app';
+
+async function main() {
+  const config = loadConfig();
+  const db = createDb(config.DATABASE_URL, config.DATA_DIR);
+  const temporal = await connectClient(temporalAddress(config), config.TEMPORAL_NAMESPACE);
+  const app = createApp({ db, temporal, centerTaskQueue: config.CENTER_TASK_QUEUE, holdTtlMs: config.HOLD_TTL_MS, defaultTerminalId: config.TERMINAL_ID });
+  app.listen(config.API_PORT, () => logger.info({ port: config.API_PORT }, 'API listening'));
+}
+
+main().catch((err) => {
+  logger.error({ err }, 'API failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,127 @@
+/**
+ * `npm start`: the whole system on embedded defaults, in one terminal.
+ *   - a Temporal dev server with its Web UI (unless TEMPORAL_ADDRESS names a cluster), state in
+ *     $DATA_DIR/temporal.db so workflows survive a restart;
+ *   - the center database (SQLite in $DATA_DIR unless DATABASE_URL is set), migrated and seeded
+ *     with the demo catalogue;
+ *   - a demo issuer server that receives signed sales notifications;
+ *   - the center worker, the API with the kiosk page, and terminal T-001 with simulated devices,
+ *     each its own process.
+ * Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDemoIssuerServer } from '../demo/issuer-server';
+import { loadConfig, temporalAddress } from '../lib/config';
+import { createDb } from '../lib/db';
+import { findTemporalCli, startDevServer } from '../lib/temporal-dev-server';
+import { waitForTemporal } from '../lib/temporal';
+import { migrateLatest } from '../migrations';
+import { seedDemo } from '../migrations/seeds/demo';
+
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function say(line: string) {
+  process.stdout.write(`${line}\n`);
+}
+
+function run(name: string, script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', script), ...args], { env: { ...process.env, SERVICE_NAME: name, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .forEach((l) => say(`[${name}] ${l}`));
+  child.stdout!.on('data', prefix);
+  child.stderr!.on('data', prefix);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      say(`[${name}] exited (${signal ?? code}); stopping everything.`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+let closeIssuer: (() => Promise<void>) | null = null;
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const c of [...children].reverse()) c.kill('SIGTERM');
+  await closeIssuer?.();
+  setTimeout(() => process.exit(code), 1500).unref();
+}
+
+async function main() {
+  const config = loadConfig();
+  fs.mkdirSync(config.DATA_DIR, { recursive: true });
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  const address = temporalAddress(config);
+  let uiUrl = 'your Temporal cluster\'s Web UI';
+  if (!config.TEMPORAL_ADDRESS) {
+    const cli = findTemporalCli(config.TEMPORAL_CLI);
+    say(`Starting the Temporal dev server (${cli}) on ${address}…`);
+    const server = startDevServer({ cli, port: config.TEMPORAL_PORT, uiPort: config.TEMPORAL_UI_PORT, dbFile: path.join(config.DATA_DIR, 'temporal.db'), logFile: path.join(config.DATA_DIR, 'temporal.log') });
+    children.push(server);
+    server.on('exit', (code) => {
+      if (!stopping) {
+        say(`Temporal dev server exited (${code}); see ${path.join(config.DATA_DIR, 'temporal.log')}`);
+        void shutdown(1);
+      }
+    });
+    uiUrl = `http://localhost:${config.TEMPORAL_UI_PORT}`;
+  }
+  await waitForTemporal(address);
+  say(`Temporal is up at ${address}.`);
+
+  const db = createDb(config.DATABASE_URL, config.DATA_DIR);
+  await migrateLatest(db);
+  const notifyUrl = `http://127.0.0.1:${config.DEMO_ISSUER_PORT}/webhooks/sales`;
+  const seeded = await seedDemo(db, { notifyUrl, terminalIds: [config.TERMINAL_ID] });
+  await db.destroy();
+  say(seeded.created ? 'Center database created and seeded with the demo catalogue.' : 'Center database is up to date.');
+
+  const issuer = await startDemoIssuerServer(seeded.webhookSecret, config.DEMO_ISSUER_PORT);
+  closeIssuer = issuer.close;
+
+  const env = { TEMPORAL_ADDRESS: address };
+  run('center-worker', 'workers/center.js', [], env);
+  run(`terminal ${config.TERMINAL_ID}`, 'terminal-worker/main.js', ['--simulate'], env);
+  run('api', 'api/main.js', [], env);
+  const apiUrl = `http://localhost:${config.API_PORT}`;
+  await waitForHttp(`${apiUrl}/api/health`);
+
+  say('');
+  say('The IC card issuance system is running:');
+  say(`  Kiosk page (terminal ${config.TERMINAL_ID}): ${apiUrl}/kiosk/${config.TERMINAL_ID}`);
+  say(`  Temporal Web UI:                  ${uiUrl}`);
+  say(`  Demo issuer's received events:    http://localhost:${config.DEMO_ISSUER_PORT}/events`);
+  say(`  Data directory:                   ${config.DATA_DIR}`);
+  say('Press Ctrl-C to stop.');
+  say('READY');
+}
+
+main().catch((err) => {
+  say(`Start failed: ${(err as Error).message}`);
+  void shutdown(1);
+});

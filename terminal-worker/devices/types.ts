@@ -1,0 +1,74 @@
+/**
+ * The seams between the terminal's activities and its hardware. Simulators implement them now;
+ * real drivers (PC/SC reader/writer, serial card printer, ccTalk cash unit, ESC/POS receipt
+ * printer) implement the same interfaces.
+ *
+ * Every query reads physical state, so a restarted worker can see where a card is before it acts.
+ */
+
+export type OnProgress = (fraction: number) => void;
+
+export type PrintState = 'blank' | 'printing' | 'printed';
+
+export interface CardInTransport {
+  uid: string;
+  printState: PrintState;
+}
+
+export interface CardPathStatus {
+  transport: CardInTransport | null;
+  stockerCount: number;
+  rejectBinCount: number;
+}
+
+export interface CardFace {
+  title: string;
+  lines: string[];
+  imageUrl: string | null;
+  cardId: string;
+}
+
+/** Stocker, transport, print head and output slot of the card printer. */
+export interface CardPath {
+  status(): Promise<CardPathStatus>;
+  /** Takes a blank card from the stocker into the transport and returns its chip UID. */
+  feed(): Promise<string>;
+  print(face: CardFace, onProgress: OnProgress): Promise<void>;
+  /** Presents the card in the output slot and waits until the customer takes it. */
+  present(onProgress: OnProgress): Promise<void>;
+  /** Moves the card in the transport to the reject bin. */
+  reject(reason: string): Promise<void>;
+  /** UIDs of cards handed to customers (the device's own counter of dispensed cards). */
+  dispensedUids(): Promise<string[]>;
+}
+
+/** The IC reader/writer at the printer's contact station. */
+export interface ChipEncoder {
+  read(uid: string): Promise<Uint8Array>;
+  write(uid: string, data: Uint8Array, onProgress: OnProgress): Promise<void>;
+}
+
+/** Change dispenser of the cash unit. `tag` makes a payout happen at most once. */
+export interface CashUnit {
+  payout(tag: string, amountMinor: number): Promise<{ paidMinor: number; alreadyPaid: boolean }>;
+}
+
+export interface ReceiptPrinter {
+  print(tag: string, lines: string[]): Promise<{ alreadyPrinted: boolean }>;
+}
+
+export interface TerminalDevices {
+  cardPath: CardPath;
+  chip: ChipEncoder;
+  cash: CashUnit;
+  receipt: ReceiptPrinter;
+}
+
+export class DeviceError extends Error {
+  constructor(
+    readonly code: 'STOCKER_EMPTY' | 'NO_CARD' | 'WRONG_CARD' | 'WRITE_FAILED' | 'JAM',
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The simulated kiosk's physical state, kept in a JSON file so that it outlives the terminal
+ * worker process, as a real printer's card positions outlive a crash of the PC driving it.
+ * Writes are atomic (write a temporary file, then rename).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PrintState } from '../devices/types';
+
+export interface SimCard {
+  uid: string;
+  chipBase64: string;
+  printState: PrintState;
+  face: { title: string; lines: string[]; cardId: string } | null;
+}
+
+export interface MachineState {
+  nextSerial: number;
+  stockerCount: number;
+  transport: SimCard | null;
+  dispensed: SimCard[];
+  rejectBin: Array<SimCard & { reason: string }>;
+  payouts: Record<string, number>;
+  receipts: Record<string, string[]>;
+}
+
+export function initialMachineState(stockerCount = 500): MachineState {
+  return { nextSerial: 1, stockerCount, transport: null, dispensed: [], rejectBin: [], payouts: {}, receipts: {} };
+}
+
+export class MachineStateFile {
+  constructor(readonly file: string, private readonly initialStock = 500) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  }
+
+  read(): MachineState {
+    try {
+      return JSON.parse(fs.readFileSync(this.file, 'utf8')) as MachineState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return initialMachineState(this.initialStock);
+      throw err;
+    }
+  }
+
+  update<T>(fn: (s: MachineState) => T): T {
+    const state = this.read();
+    const result = fn(state);
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(state));
+    fs.renameSync(tmp, this.file);
+    return result;
+  }
+}

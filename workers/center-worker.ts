@@ -1,0 +1,28 @@
+/**
+ * The center worker: runs the workflows and the center's activities (database, issuer calls) on
+ * the center task queue.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createCenterActivities, type CenterDeps } from '../activities/center';
+import { killBeforeActivity } from './fault-injection';
+
+export interface CenterWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: CenterDeps;
+  /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  faultKillBeforeActivity?: string;
+}
+
+export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    activities: createCenterActivities(opts.deps),
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    interceptors: { activity: killBeforeActivity(opts.faultKillBeforeActivity) },
+  });
+}

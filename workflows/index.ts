@@ -1,0 +1,1 @@
+export { issuance } from './issuance';
