@@ -22,7 +22,7 @@ export async function up(knex: Knex): Promise<void> {
     t.increments('id');
     t.string('issuer_id', 40).notNullable().references('issuers.id');
     t.string('content_type', 50).notNullable();
-    t.binary('bytes', 16 * 1024 * 1024).notNullable();
+    t.specificType('bytes', knex.client.config.client === 'mysql2' ? 'mediumblob' : 'blob').notNullable();
     t.string('sha256', 64).notNullable();
   });
 

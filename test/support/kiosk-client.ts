@@ -1,0 +1,80 @@
+/** Drives the kiosk API as the kiosk page does, for tests and the benchmark. */
+import { randomBytes } from 'node:crypto';
+import type { Progress, Selection } from '../../domain/issuance';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export async function call<T = any>(apiUrl: string, method: string, path: string, body?: unknown, rawBody?: string): Promise<ApiResponse<T>> {
+  const res = await fetch(`${apiUrl}${path}`, {
+    method,
+    headers: body !== undefined || rawBody !== undefined ? { 'content-type': 'application/json' } : {},
+    body: rawBody ?? (body !== undefined ? JSON.stringify(body) : undefined),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+export class Kiosk {
+  issuanceId = '';
+  constructor(readonly apiUrl: string, readonly terminalId: string) {}
+
+  private async must<T>(r: Promise<ApiResponse<T>>): Promise<T> {
+    const res = await r;
+    if (res.status >= 300) throw new Error(`HTTP ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  async start(): Promise<string> {
+    const body = await this.must(call(this.apiUrl, 'POST', `/api/kiosk/${this.terminalId}/issuances`, { requestId: newRequestId() }));
+    this.issuanceId = body.issuanceId;
+    return this.issuanceId;
+  }
+
+  select(selection: Selection) {
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/select`, { requestId: newRequestId(), selection });
+  }
+  confirm() {
+    return call<Progress>(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/confirm`, { requestId: newRequestId() });
+  }
+  payment(method = 'cash') {
+    return call<Progress>(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method });
+  }
+  insertCash(amountMinor: number) {
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cash`, { requestId: newRequestId(), amountMinor });
+  }
+  cancel() {
+    return call<Progress>(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cancel`, { requestId: newRequestId() });
+  }
+  async progress(): Promise<Progress> {
+    return this.must(call<Progress>(this.apiUrl, 'GET', `/api/issuances/${this.issuanceId}`));
+  }
+
+  /** Select, confirm and choose cash, failing loudly at any refusal. */
+  async selectAndConfirm(selection: Selection): Promise<void> {
+    await this.must(this.select(selection));
+    await this.must(this.confirm());
+    await this.must(this.payment('cash'));
+  }
+
+  async waitFor(pred: (p: Progress) => boolean, timeoutMs = 60_000): Promise<Progress> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Progress | undefined;
+    while (Date.now() < deadline) {
+      last = await this.progress();
+      if (pred(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting; last progress: ${JSON.stringify(last)}`);
+  }
+
+  waitForStage(stage: Progress['stage'], timeoutMs?: number) {
+    return this.waitFor((p) => p.stage === stage, timeoutMs);
+  }
+}

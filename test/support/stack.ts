@@ -1,0 +1,172 @@
+/**
+ * The real system for a test suite: a fresh database (a new MariaDB schema, or SQLite), migrated
+ * and seeded; the API on a free port; a demo issuer server receiving signed notifications; a
+ * center worker and terminal workers with simulated devices, either in this process or as child
+ * processes a test can kill. Every suite gets its own task queues and terminal ids, so suites
+ * sharing the one Temporal dev server never see each other's work.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import knex from 'knex';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createApp } from '../../api/app';
+import { startDemoIssuerServer, type DemoIssuerServer } from '../../demo/issuer-server';
+import { createDb, type Db } from '../../lib/db';
+import { migrateLatest } from '../../migrations';
+import { seedDemo } from '../../migrations/seeds/demo';
+import { createTerminalWorker } from '../../terminal-worker/worker';
+import { createSimulatedDevices } from '../../terminal-worker/simulators/simulated-devices';
+import { MachineStateFile, type MachineState } from '../../terminal-worker/simulators/machine-state';
+import { ZERO_TIMINGS, type SimTimings } from '../../terminal-worker/simulators/timings';
+import { createCenterWorker } from '../../workers/center-worker';
+import type { IssuanceInput } from '../../workflows/issuance-messages';
+import { TEST_MYSQL_URL, temporalTestAddress, workflowBundlePath } from './env';
+import { startNodeProcess, type ManagedProcess } from './processes';
+
+export interface StackOptions {
+  database?: 'mysql' | 'sqlite';
+  terminals?: number;
+  holdTtlMs?: number;
+  timings?: Partial<SimTimings>;
+  /** 'in-process' workers are fastest; 'processes' lets a test SIGKILL them. */
+  workers?: 'in-process' | 'processes';
+  issuanceDefaults?: Partial<IssuanceInput>;
+  initialStock?: number;
+}
+
+export interface Stack {
+  suiteId: string;
+  db: Db;
+  databaseUrl: string;
+  temporal: Client;
+  apiUrl: string;
+  issuer: DemoIssuerServer;
+  terminalIds: string[];
+  centerTaskQueue: string;
+  machine(terminalId: string): MachineState;
+  machineFile(terminalId: string): string;
+  /** Process mode: start (again) the center worker, optionally with extra env (fault injection). */
+  startCenter(env?: NodeJS.ProcessEnv): ManagedProcess;
+  startTerminal(terminalId: string, env?: NodeJS.ProcessEnv): ManagedProcess;
+  stop(): Promise<void>;
+}
+
+function timingEnv(t: SimTimings): NodeJS.ProcessEnv {
+  return {
+    SIM_FEED_MS: String(t.feedMs),
+    SIM_CHIP_WRITE_PER_KB_MS: String(t.chipWritePerKbMs),
+    SIM_PRINT_MS: String(t.printMs),
+    SIM_PRESENT_MS: String(t.presentMs),
+    SIM_PAYOUT_MS: String(t.payoutMs),
+    SIM_RECEIPT_MS: String(t.receiptMs),
+  };
+}
+
+let runtimeInstalled = false;
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  if (!runtimeInstalled) {
+    // Keep the SDK's own worker logs to warnings so test output stays readable.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const suiteId = randomBytes(4).toString('hex');
+  const dir = fs.mkdtempSync(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), `stack-${suiteId}-`));
+  const timings = { ...ZERO_TIMINGS, ...opts.timings };
+  const terminalIds = Array.from({ length: opts.terminals ?? 1 }, (_, i) => `T${suiteId}-${i + 1}`);
+  const centerTaskQueue = `center-${suiteId}`;
+
+  let databaseUrl: string;
+  if ((opts.database ?? 'mysql') === 'mysql') {
+    const schema = `icc_test_${suiteId}`;
+    const admin = knex({ client: 'mysql2', connection: TEST_MYSQL_URL });
+    await admin.raw(`CREATE DATABASE \`${schema}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    await admin.destroy();
+    databaseUrl = `${TEST_MYSQL_URL.replace(/\/$/, '')}/${schema}`;
+  } else {
+    databaseUrl = `sqlite:${path.join(dir, 'center.sqlite')}`;
+  }
+  const db = createDb(databaseUrl, dir);
+  await migrateLatest(db);
+
+  const secret = randomBytes(16).toString('hex');
+  const issuer = await startDemoIssuerServer(secret);
+  await seedDemo(db, { notifyUrl: issuer.url, webhookSecret: secret, terminalIds });
+
+  const address = temporalTestAddress();
+  const connection = await Connection.connect({ address });
+  const temporal = new Client({ connection });
+
+  const holdTtlMs = opts.holdTtlMs ?? 60_000;
+  const app = createApp({
+    db,
+    temporal,
+    centerTaskQueue,
+    holdTtlMs,
+    defaultTerminalId: terminalIds[0],
+    issuanceDefaults: { terminal: { heartbeatMs: 2_000, scheduleToStartMs: 60_000 }, ...opts.issuanceDefaults },
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+
+  const machineFile = (tid: string) => path.join(dir, 'terminals', tid, 'machine.json');
+  const baseEnv: NodeJS.ProcessEnv = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, DATA_DIR: dir, CENTER_TASK_QUEUE: centerTaskQueue, WORKFLOW_BUNDLE_PATH: workflowBundlePath() };
+  const processes: ManagedProcess[] = [];
+  const workers: Worker[] = [];
+  const running: Promise<void>[] = [];
+  let nativeConnection: NativeConnection | undefined;
+
+  const startCenter = (env: NodeJS.ProcessEnv = {}) => {
+    const p = startNodeProcess('workers/center.js', [], { ...baseEnv, ...env });
+    processes.push(p);
+    return p;
+  };
+  const startTerminal = (tid: string, env: NodeJS.ProcessEnv = {}) => {
+    const p = startNodeProcess('terminal-worker/main.js', ['--simulate'], { ...baseEnv, ...timingEnv(timings), TERMINAL_ID: tid, TERMINAL_STATE_FILE: machineFile(tid), ...env });
+    processes.push(p);
+    return p;
+  };
+
+  if ((opts.workers ?? 'in-process') === 'in-process') {
+    nativeConnection = await NativeConnection.connect({ address });
+    workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { codePath: workflowBundlePath() } }));
+    for (const tid of terminalIds) {
+      const devices = createSimulatedDevices(machineFile(tid), timings, opts.initialStock);
+      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices }));
+    }
+    for (const w of workers) running.push(w.run());
+  } else {
+    startCenter();
+    for (const tid of terminalIds) startTerminal(tid);
+  }
+
+  return {
+    suiteId,
+    db,
+    databaseUrl,
+    temporal,
+    apiUrl,
+    issuer,
+    terminalIds,
+    centerTaskQueue,
+    machine: (tid) => new MachineStateFile(machineFile(tid), opts.initialStock).read(),
+    machineFile,
+    startCenter,
+    startTerminal,
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(running);
+      await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+      await nativeConnection?.close();
+      await new Promise((r) => server.close(r));
+      await issuer.close();
+      await connection.close();
+      await db.destroy();
+    },
+  };
+}
