@@ -43,8 +43,8 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   } else if (err?.type === 'entity.parse.failed') e = new ApiError(400, 'malformed_json', 'The request body is not valid JSON.');
   else if (err?.type === 'entity.too.large') e = new ApiError(413, 'too_large', 'The request body is too large.');
   else if (err instanceof WorkflowUpdateFailedError) e = fromUpdateFailure(err);
-  else if (err instanceof WorkflowNotFoundError) e = new ApiError(404, 'unknown_issuance', 'No such issuance.');
   else if (/workflow execution already completed/i.test(err?.message ?? '')) e = new ApiError(409, 'issuance_finished', 'This issuance has already finished.');
+  else if (err instanceof WorkflowNotFoundError) e = new ApiError(404, 'unknown_issuance', 'No such issuance.');
   else {
     logger.error({ err, path: req.path }, 'unhandled API error');
     e = new ApiError(500, 'internal', 'Something went wrong on our side. Please try again.');

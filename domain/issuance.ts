@@ -8,7 +8,7 @@ export type ProductType = 'concert' | 'commuter' | 'prepaid';
 /** What the customer picks on the kiosk. Exactly one kind of item per issuance. */
 export type Selection =
   | { kind: 'seat'; seatId: number }
-  | { kind: 'fare'; fareId: number; holderName: string }
+  | { kind: 'fare'; fareId: number }
   | { kind: 'prepaid'; valueId: number };
 
 export interface Quote {

@@ -1,1 +1,2 @@
 export { issuance } from './issuance';
+export { floor } from './floor';

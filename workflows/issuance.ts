@@ -50,8 +50,9 @@ const center = proxyActivities<CenterActivities>({
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
+// The HTTP call itself times out after 10 s; 15 s bounds an attempt lost with a crashed worker.
 const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyIssuer'>>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 

@@ -41,16 +41,16 @@ export class Kiosk {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/select`, { requestId: newRequestId(), selection });
   }
   confirm() {
-    return call<Progress>(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/confirm`, { requestId: newRequestId() });
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/confirm`, { requestId: newRequestId() });
   }
   payment(method = 'cash') {
-    return call<Progress>(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method });
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method });
   }
   insertCash(amountMinor: number) {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cash`, { requestId: newRequestId(), amountMinor });
   }
   cancel() {
-    return call<Progress>(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cancel`, { requestId: newRequestId() });
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cancel`, { requestId: newRequestId() });
   }
   async progress(): Promise<Progress> {
     return this.must(call<Progress>(this.apiUrl, 'GET', `/api/issuances/${this.issuanceId}`));

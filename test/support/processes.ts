@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export interface ManagedProcess {
+  role: string;
   child: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
@@ -11,13 +12,14 @@ export interface ManagedProcess {
 
 const DIST = path.resolve(__dirname, '..', '..');
 
-export function startNodeProcess(script: string, args: string[], env: NodeJS.ProcessEnv): ManagedProcess {
+export function startNodeProcess(role: string, script: string, args: string[], env: NodeJS.ProcessEnv): ManagedProcess {
   const child = spawn(process.execPath, [path.join(DIST, script), ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
+    role,
     child,
     output: () => out,
     exited,

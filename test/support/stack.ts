@@ -47,6 +47,8 @@ export interface Stack {
   issuer: DemoIssuerServer;
   terminalIds: string[];
   centerTaskQueue: string;
+  /** Process mode: every worker process started so far (dead ones included). */
+  processes: ManagedProcess[];
   machine(terminalId: string): MachineState;
   machineFile(terminalId: string): string;
   /** Process mode: start (again) the center worker, optionally with extra env (fault injection). */
@@ -70,8 +72,8 @@ let runtimeInstalled = false;
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   if (!runtimeInstalled) {
-    // Keep the SDK's own worker logs to warnings so test output stays readable.
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    // Keep the SDK's own worker logs to errors (expected refusals are logged as warnings) so test output stays readable.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
   const suiteId = randomBytes(4).toString('hex');
@@ -122,12 +124,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   let nativeConnection: NativeConnection | undefined;
 
   const startCenter = (env: NodeJS.ProcessEnv = {}) => {
-    const p = startNodeProcess('workers/center.js', [], { ...baseEnv, ...env });
+    const p = startNodeProcess('center', 'workers/center.js', [], { ...baseEnv, ...env });
     processes.push(p);
     return p;
   };
   const startTerminal = (tid: string, env: NodeJS.ProcessEnv = {}) => {
-    const p = startNodeProcess('terminal-worker/main.js', ['--simulate'], { ...baseEnv, ...timingEnv(timings), TERMINAL_ID: tid, TERMINAL_STATE_FILE: machineFile(tid), ...env });
+    const p = startNodeProcess(`terminal:${tid}`, 'terminal-worker/main.js', ['--simulate'], { ...baseEnv, ...timingEnv(timings), TERMINAL_ID: tid, TERMINAL_STATE_FILE: machineFile(tid), ...env });
     processes.push(p);
     return p;
   };
@@ -154,6 +156,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     issuer,
     terminalIds,
     centerTaskQueue,
+    processes,
     machine: (tid) => new MachineStateFile(machineFile(tid), opts.initialStock).read(),
     machineFile,
     startCenter,

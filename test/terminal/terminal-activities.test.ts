@@ -1,0 +1,98 @@
+/**
+ * The terminal's device activities against the simulated kiosk: each checks physical state first,
+ * so a repeat after a crash does the right thing.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createTerminalActivities } from '../../activities/terminal';
+import { createSimulatedDevices } from '../../terminal-worker/simulators/simulated-devices';
+import { ZERO_TIMINGS } from '../../terminal-worker/simulators/timings';
+
+function setup(stock = 10) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'term-')), 'machine.json');
+  const devices = createSimulatedDevices(file, ZERO_TIMINGS, stock);
+  return { devices, acts: createTerminalActivities(devices), machine: devices.machine };
+}
+
+const record = Buffer.from('ICR1 some record bytes').toString('base64');
+const face = { title: 'T', lines: ['a'], imageUrl: null, cardId: 'C1' };
+
+test('a full card path hands out exactly one printed card with the chip written', async () => {
+  const { acts, machine } = setup();
+  const { uid } = await acts.feedBlankCard('iss-1');
+  expect(await acts.writeChip(uid, record)).toEqual({ written: true });
+  expect(await acts.writeChip(uid, record)).toEqual({ written: false }); // repeat: nothing to do
+  await acts.verifyChip(uid, record);
+  expect(await acts.printFace(uid, face)).toEqual({ printed: true });
+  expect(await acts.printFace(uid, face)).toEqual({ printed: false });
+  expect(await acts.presentCard(uid)).toEqual({ presented: true });
+  expect(await acts.presentCard(uid)).toEqual({ presented: false });
+  const s = machine.read();
+  expect(s.dispensed.map((c) => c.uid)).toEqual([uid]);
+  expect(s.stockerCount).toBe(9);
+  expect(Buffer.from(s.dispensed[0].chipBase64, 'base64').toString('base64')).toBe(record);
+});
+
+test('a blank card left in the transport by a crash is adopted, not wasted', async () => {
+  const { acts, machine } = setup();
+  const first = await acts.feedBlankCard('iss-1');
+  const again = await acts.feedBlankCard('iss-1');
+  expect(again.uid).toBe(first.uid);
+  expect(machine.read().stockerCount).toBe(9);
+});
+
+test('a used card left in the transport goes to the reject bin before a new one is fed', async () => {
+  const { acts, machine } = setup();
+  const { uid } = await acts.feedBlankCard('iss-1');
+  await acts.writeChip(uid, record);
+  const next = await acts.feedBlankCard('iss-2');
+  expect(next.uid).not.toBe(uid);
+  expect(machine.read().rejectBin.map((c) => c.uid)).toEqual([uid]);
+});
+
+test('a print interrupted by a crash spoils the card instead of handing it out', async () => {
+  const { acts, machine } = setup();
+  const { uid } = await acts.feedBlankCard('iss-1');
+  machine.update((s) => {
+    s.transport!.printState = 'printing'; // the state a killed worker leaves behind
+  });
+  const err = await acts.printFace(uid, face).catch((e) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect(err.type).toBe('CardSpoiled');
+  expect(err.nonRetryable).toBe(true);
+  const s = machine.read();
+  expect(s.transport).toBeNull();
+  expect(s.rejectBin[0]).toMatchObject({ uid, reason: 'printing was interrupted' });
+  await expect(acts.presentCard(uid)).rejects.toMatchObject({ type: 'CardSpoiled' });
+});
+
+test('a torn chip write is detected by verification', async () => {
+  const { acts, machine } = setup();
+  const { uid } = await acts.feedBlankCard('iss-1');
+  await acts.writeChip(uid, record);
+  machine.update((s) => {
+    s.transport!.chipBase64 = Buffer.from(Buffer.from(record, 'base64').subarray(0, 5)).toString('base64');
+  });
+  await expect(acts.verifyChip(uid, record)).rejects.toMatchObject({ type: 'CardSpoiled' });
+  expect(await acts.writeChip(uid, record)).toEqual({ written: true }); // rewriting repairs it
+  await acts.verifyChip(uid, record);
+});
+
+test('an empty stocker is a clear, non-retryable failure', async () => {
+  const { acts } = setup(0);
+  await expect(acts.feedBlankCard('iss-1')).rejects.toMatchObject({ type: 'StockerEmpty', nonRetryable: true });
+});
+
+test('payouts and receipts happen at most once per tag', async () => {
+  const { acts, machine } = setup();
+  expect(await acts.payoutCash('change:iss-1', 2670)).toEqual({ paidMinor: 2670 });
+  expect(await acts.payoutCash('change:iss-1', 2670)).toEqual({ paidMinor: 2670 });
+  expect(await acts.payoutCash('change:iss-2', 0)).toEqual({ paidMinor: 0 });
+  await acts.printReceipt('iss-1', ['x']);
+  await acts.printReceipt('iss-1', ['x']);
+  const s = machine.read();
+  expect(s.payouts).toEqual({ 'change:iss-1': 2670 });
+  expect(Object.keys(s.receipts)).toEqual(['receipt:iss-1']);
+});
