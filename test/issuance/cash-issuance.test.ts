@@ -5,6 +5,7 @@ import { verifySignature } from '../../lib/webhook-signature';
 import { operatorFee } from '../../domain/money';
 import { freeSeat, seatStatus } from '../support/assertions';
 import { Kiosk } from '../support/kiosk-client';
+import { IssuanceStageKey, IssuerIdKey, ProductTypeKey, TerminalIdKey } from '../../domain/search-attributes';
 import { startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -67,4 +68,18 @@ test('a full cash issuance: one card, one sale, fee right, seat sold, one signed
   expect(stack.issuer.rejected).toEqual([]);
   const issuerRow = await stack.db('issuers').where({ id: 'sunrise-promotions' }).first('webhook_secret');
   expect(verifySignature(issuerRow.webhook_secret, note.payload, 'v1=forged', Math.floor(Date.now() / 1000)).ok).toBe(false);
+
+  // What the operator sees in the Web UI: type, search attributes, memo, and the steps in history.
+  const handle = stack.temporal.workflow.getHandle(id);
+  const desc = await handle.describe();
+  expect(desc.type).toBe('issuance');
+  expect(desc.status.name).toBe('COMPLETED');
+  expect(desc.typedSearchAttributes.get(TerminalIdKey)).toBe(stack.terminalIds[0]);
+  expect(desc.typedSearchAttributes.get(IssuerIdKey)).toBe('sunrise-promotions');
+  expect(desc.typedSearchAttributes.get(ProductTypeKey)).toBe('concert');
+  expect(desc.typedSearchAttributes.get(IssuanceStageKey)).toBe('completed');
+  expect(desc.memo).toMatchObject({ total: `¥${(seat.price + 330).toLocaleString('en-US')}` });
+  const history = await handle.fetchHistory();
+  const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+  expect(activities).toEqual(['holdItem', 'recordCashPayment', 'payoutCash', 'feedBlankCard', 'bindCard', 'prepareCardRecord', 'writeChip', 'verifyChip', 'setCardStatus', 'printFace', 'presentCard', 'setCardStatus', 'printReceipt', 'recordSale', 'notifyIssuer']);
 });
