@@ -1,6 +1,30 @@
 /** Connections to Temporal for clients and workers, from one place. */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTE_ARGS } from '../domain/search-attributes';
+
+/** The SDK's own worker logs at WARN unless LOG_LEVEL asks for more (its INFO lines are chatty). */
+export function installWorkerRuntime(level = (process.env.TEMPORAL_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel): void {
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
+
+/**
+ * Registers the project's search attributes on an existing cluster (the dev server gets them as
+ * start flags). Attributes already there are left alone.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const have = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = SEARCH_ATTRIBUTE_ARGS.map((a) => a.split('=')[0]).filter((name) => !have.has(name));
+  if (missing.length > 0) {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    });
+  }
+  return missing;
+}
 
 export async function connectClient(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address });

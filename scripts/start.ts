@@ -16,7 +16,8 @@ import { startDemoIssuerServer } from '../demo/issuer-server';
 import { loadConfig, temporalAddress } from '../lib/config';
 import { createDb } from '../lib/db';
 import { findTemporalCli, startDevServer } from '../lib/temporal-dev-server';
-import { waitForTemporal } from '../lib/temporal';
+import { Connection } from '@temporalio/client';
+import { ensureSearchAttributes, waitForTemporal } from '../lib/temporal';
 import { migrateLatest } from '../migrations';
 import { seedDemo } from '../migrations/seeds/demo';
 
@@ -92,6 +93,12 @@ async function main() {
     uiUrl = `http://localhost:${config.TEMPORAL_UI_PORT}`;
   }
   await waitForTemporal(address);
+  if (config.TEMPORAL_ADDRESS) {
+    const connection = await Connection.connect({ address });
+    const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
+    if (added.length) say(`Registered search attributes on the cluster: ${added.join(', ')}.`);
+    await connection.close();
+  }
   say(`Temporal is up at ${address}.`);
 
   const db = createDb(config.DATABASE_URL, config.DATA_DIR);

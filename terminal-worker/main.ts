@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { loadConfig, temporalAddress } from '../lib/config';
 import { logger } from '../lib/logger';
-import { connectWorker } from '../lib/temporal';
+import { connectWorker, installWorkerRuntime } from '../lib/temporal';
 import { TERMINAL_ID_PATTERN } from '../domain/issuance';
 import { createSimulatedDevices } from './simulators/simulated-devices';
 import { DEMO_TIMINGS, timingsFromEnv } from './simulators/timings';
@@ -15,6 +15,7 @@ import { createTerminalWorker } from './worker';
 
 async function main() {
   const config = loadConfig();
+  installWorkerRuntime();
   const terminalId = config.TERMINAL_ID;
   if (!TERMINAL_ID_PATTERN.test(terminalId)) throw new Error(`TERMINAL_ID "${terminalId}" must be 1-40 letters, digits, '-' or '_'`);
   if (!process.argv.includes('--simulate') && process.env.TERMINAL_SIMULATE !== '1') {

@@ -2,11 +2,12 @@
 import { loadConfig, temporalAddress } from '../lib/config';
 import { createDb } from '../lib/db';
 import { logger } from '../lib/logger';
-import { connectWorker } from '../lib/temporal';
+import { connectWorker, installWorkerRuntime } from '../lib/temporal';
 import { createCenterWorker } from './center-worker';
 
 async function main() {
   const config = loadConfig();
+  installWorkerRuntime();
   const db = createDb(config.DATABASE_URL, config.DATA_DIR);
   const connection = await connectWorker(temporalAddress(config));
   const worker = await createCenterWorker({
