@@ -318,7 +318,10 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     await condition(() => inFlight === 0);
     await CancellationScope.nonCancellable(async () => {
       const inserted = p.cash?.insertedMinor ?? 0;
-      if (inserted > 0) await terminal.payoutCash(`return:${issuanceId}`, inserted);
+      if (inserted > 0) {
+        await terminal.payoutCash(`return:${issuanceId}`, inserted);
+        message += ` Your ${formatMoney(inserted, p.item!.quote.currency)} has been returned.`;
+      }
       await center.releaseHold(issuanceId, stage as 'expired' | 'cancelled');
     });
     setStage(stage, message);

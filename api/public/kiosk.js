@@ -27,7 +27,7 @@
 
   const POLL_FAST_MS = 300; // while the card is being made, so the bar moves with each step
   const POLL_SLOW_MS = 1000; // while the customer chooses: keeps the countdown honest, spots expiry
-  const PAID_PAUSE_MS = 1500; // keep the cash screen up a moment so the customer reads their change
+  const PAID_PAUSE_MS = 1000; // keep the cash screen up a moment so the customer reads their change
   const DONE_PAUSE_MS = 800; // show the full bar before "take your card"
   const IDLE_RESET_MS = 60000; // an end screen nobody touches goes back to the start
   const URGENT_MS = 15000; // the countdown turns red below this
@@ -233,7 +233,7 @@
     const main = $('screen');
     main.dataset.screen = name;
     delete main.dataset.stage;
-    main.replaceChildren(...children);
+    main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
     main.scrollTop = 0;
     return main;
   }
@@ -433,7 +433,8 @@
         title: `${when.date}  ${when.time}`,
         detail: perf.venue,
         aside: 'Choose seat ›',
-        onclick: () => go(`${when.date}, ${perf.venue}`, () => screenSeatMap(product, perf)),
+        // Short crumb (the venue is on the seat map's heading): the whole trail must fit one line.
+        onclick: () => go(`${when.date.split(' ').slice(1, 3).join(' ')} ${when.time}`, () => screenSeatMap(product, perf)),
       });
     });
     const prices = product.seatClasses.map((c) => c.priceMinor);
@@ -461,7 +462,8 @@
     const sections = new Set(seats.map((s) => s.section));
     const free = seats.filter((s) => s.available).length;
 
-    const grid = h('div', { class: 'seat-grid', testid: 'seat-map' });
+    // A small hall gets bigger seats (easier to hit); a big one has to fit 20+ rows on the screen.
+    const grid = h('div', { class: `seat-grid${rows.size <= 10 ? ' roomy' : ''}`, testid: 'seat-map' });
     let lastSection = null;
     for (const row of rows.values()) {
       if (sections.size > 1 && row.section !== lastSection) grid.append(h('div', { class: 'seat-section' }, row.section));
@@ -471,7 +473,11 @@
           'div',
           { class: 'seat-row' },
           h('span', { class: 'row-label' }, row.row),
-          row.seats.map((seat) => seatButton(seat, classIndex.get(seat.classCode) ?? 0, seat.id === mine, product, perf)),
+          row.seats.map((seat, i) => {
+            const button = seatButton(seat, classIndex.get(seat.classCode) ?? 0, seat.id === mine, product, perf);
+            if (isAisle(i, row.seats.length)) button.classList.add('aisle');
+            return button;
+          }),
           h('span', { class: 'row-label' }, row.row),
         ),
       );
@@ -490,6 +496,13 @@
       legend,
       h('div', { class: 'seat-map-wrap' }, h('div', { class: 'stage' }, 'STAGE'), grid),
     );
+  }
+
+  /** Two aisles splitting a long row roughly 3 : 4 : 3, so the map reads like a hall. */
+  function isAisle(index, rowLength) {
+    if (rowLength < 12) return false;
+    const side = Math.round(rowLength * 0.28);
+    return index === side || index === rowLength - side;
   }
 
   function seatButton(seat, classIdx, isMine, product, perf) {
@@ -661,16 +674,12 @@
         'div',
         { class: 'panel cash-panel' },
         h(
-          'dl',
-          { class: 'cash-table' },
-          h('dt', {}, 'To pay'),
-          h('dd', { testid: 'cash-due' }, money(iss.cash.dueMinor, currency)),
-          h('dt', {}, 'Inserted'),
-          h('dd', { testid: 'cash-inserted' }, ''),
-          h('dt', { class: 'strong' }, 'Still to pay'),
-          h('dd', { class: 'strong', testid: 'cash-remaining' }, ''),
-          h('dt', { class: 'change-row' }, 'Change'),
-          h('dd', { class: 'change-row', testid: 'cash-change' }, ''),
+          'div',
+          { class: 'cash-stats' },
+          stat('To pay', 'cash-due', money(iss.cash.dueMinor, currency)),
+          stat('Inserted', 'cash-inserted', ''),
+          stat('Still to pay', 'cash-remaining', '', 'remaining'),
+          stat('Change', 'cash-change', '', 'change'),
         ),
         h('p', { class: 'cash-message', testid: 'cash-message', 'aria-live': 'polite' }, ''),
       ),
@@ -686,6 +695,10 @@
     renderCash(iss);
   }
 
+  function stat(label, testid, value, kind) {
+    return h('div', { class: `stat${kind ? ` stat-${kind}` : ''}` }, h('span', { class: 'stat-label' }, label), h('span', { class: 'stat-value', testid }, value));
+  }
+
   function renderCash(iss) {
     if (state.screen !== 'cash') return;
     const { insertedMinor, remainingMinor, changeMinor } = iss.cash;
@@ -693,7 +706,7 @@
     $('cash-inserted').textContent = money(insertedMinor, currency);
     $('cash-remaining').textContent = money(remainingMinor, currency);
     $('cash-change').textContent = money(changeMinor, currency);
-    document.querySelectorAll('.change-row').forEach((el) => el.classList.toggle('shown', changeMinor > 0));
+    document.querySelector('.stat-change').hidden = changeMinor === 0;
     const paid = remainingMinor === 0;
     let message;
     if (paid && changeMinor > 0) message = `Thank you. Please take your change of ${money(changeMinor, currency)}.`;
@@ -749,6 +762,7 @@
 
   function screenProduction(iss) {
     state.phase = 'produce';
+    state.nav.push({ label: 'Your card', render: null }); // for the breadcrumb only: there is no going back
     renderChrome();
     const change = iss.progress.cash?.changeMinor || 0;
     const currency = iss.item?.quote.currency || 'JPY';
@@ -804,6 +818,7 @@
         change > 0 ? h('p', { class: 'change-note big', testid: 'done-change' }, `Don't forget your change: ${money(change, currency)}`) : null,
         h('p', { class: 'muted', testid: 'done-status' }, ''),
         h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'done', onclick: resetToHome }, 'Done'),
+        h('p', { class: 'ref', testid: 'issuance-ref', 'data-issuance-id': iss.id }, `Ref ${iss.id}`),
       ),
     );
     updateDone(iss);
@@ -840,6 +855,7 @@
         h('p', { class: 'ended-message', testid: 'ended-message' }, p.message || (p.stage === 'failed' ? 'Please ask the staff for help.' : '')),
         returned ? h('p', { class: 'change-note big', testid: 'cash-returned' }, `Please take your ${money(p.cash.insertedMinor, currency)} from the tray.`) : null,
         h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'restart', onclick: resetToHome }, 'Start again'),
+        h('p', { class: 'ref', testid: 'issuance-ref', 'data-issuance-id': iss.id }, `Ref ${iss.id}`),
       ),
     );
     $('screen').dataset.stage = p.stage;

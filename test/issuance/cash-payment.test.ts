@@ -74,7 +74,8 @@ test('walking away after inserting some cash gives the cash back', async () => {
   await kiosk.start();
   await kiosk.selectAndConfirm({ kind: 'seat', seatId: seat.id });
   await kiosk.insertCash(5000);
-  await kiosk.waitForStage('expired', 20_000);
+  const ended = await kiosk.waitForStage('expired', 20_000);
+  expect(ended.message).toMatch(/Your ¥5,000 has been returned\./);
   expect(stack.machine(stack.terminalIds[0]).payouts[`return:${kiosk.issuanceId}`]).toBe(5000);
   expect((await seatStatus(stack.db, seat.id)).status).toBe('available');
   expect(await stack.db('payments').where({ issuance_id: kiosk.issuanceId })).toHaveLength(0);
