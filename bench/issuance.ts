@@ -33,7 +33,7 @@
  *
  * Environment: TEMPORAL_ADDRESS (else an in-memory dev server on a free port), DATABASE_URL
  * (mysql://… → a fresh schema, dropped afterwards; else SQLite in a temp dir). BENCH_SEQ and
- * BENCH_CONC change the 50 and 200 (for quick trials).
+ * BENCH_CONC change the 50 and 200 (for quick trials); BENCH_ONLY=floor measures the floor alone.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -240,7 +240,7 @@ function activityRows(real: HistoryProfile[], fl: HistoryProfile[]): Array<Array
   const rows: Array<Array<string | number>> = [];
   for (let i = 0; i < n; i++) {
     const a = real[0].activities[i];
-    rows.push([`${a.name} (${a.queue.startsWith('terminal-') ? 'T' : 'C'})`, col(real, i, 'waitMs'), col(real, i, 'runMs'), col(real, i, 'gapMs'), col(fl, i, 'waitMs'), col(fl, i, 'runMs'), col(fl, i, 'gapMs')]);
+    rows.push([`${a.name} (${a.queue.includes('terminal-') ? 'T' : 'C'})`, col(real, i, 'waitMs'), col(real, i, 'runMs'), col(real, i, 'gapMs'), col(fl, i, 'waitMs'), col(fl, i, 'runMs'), col(fl, i, 'gapMs')]);
   }
   const sum = (ps: HistoryProfile[], k: 'waitMs' | 'runMs' | 'gapMs') => mean(ps.map((p) => p.activities.reduce((s, a) => s + (Number.isFinite(a[k]) ? a[k] : 0), 0)));
   rows.push(['all activities', sum(real, 'waitMs'), sum(real, 'runMs'), sum(real, 'gapMs'), sum(fl, 'waitMs'), sum(fl, 'runMs'), sum(fl, 'gapMs')]);
@@ -251,7 +251,12 @@ function activityRows(real: HistoryProfile[], fl: HistoryProfile[]): Array<Array
 
 async function main(): Promise<void> {
   const started = performance.now();
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The SDK's warnings, minus one per activity-only worker ("No workflows registered") × 400.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      if (!entry.message.startsWith('No workflows registered')) process.stderr.write(`[temporal ${entry.level}] ${entry.message} ${JSON.stringify(entry.meta ?? {})}\n`);
+    }),
+  });
   const tmp = tempDir('icc-bench');
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   const cleanup = async () => {
@@ -319,6 +324,14 @@ async function main(): Promise<void> {
     }
     running = workers.map((w) => w.run());
     const fl = await runPhase(floorDriver(temporal, floorCenterQueue, floorTerminalQueues), floorSeat).finally(() => stopWorkers(workers, running));
+
+    if (process.env.BENCH_ONLY === 'floor') {
+      say(`floor only: seq p50 ${round(percentile(fl.seq.map((r) => r.ms), 50))} ms, p99 ${round(percentile(fl.seq.map((r) => r.ms), 99))} ms, ${round(fl.perSec, 2)}/s`);
+      say(table(['activity', 'wait', 'run', 'gap', '', '', ''], activityRows(fl.seqProfiles, fl.seqProfiles).map((r) => r.slice(0, 4))));
+      await cleanup();
+      tmp.remove();
+      return;
+    }
 
     // ---- the issuance ----------------------------------------------------------------------
     say(`Starting the issuance's workers: the center worker + ${CONC} terminal workers with simulated devices…`);

@@ -4,9 +4,11 @@
  */
 import type { Knex } from 'knex';
 import * as initial from './001_initial';
+import * as seatHoldIndex from './002_seat_hold_index';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
+  '002_seat_hold_index': seatHoldIndex,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

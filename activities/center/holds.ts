@@ -133,8 +133,12 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           status: 'held',
           updated_at_ms: now(),
         };
-        const updated = await trx('issuances').where({ id: issuanceId }).update(row);
-        if (updated === 0) await trx('issuances').insert({ ...row, id: issuanceId, created_at_ms: now() });
+        // One upsert statement: an UPDATE of a missing row followed by an INSERT takes a gap lock
+        // in MySQL and deadlocks against other kiosks doing the same.
+        await trx('issuances')
+          .insert({ ...row, id: issuanceId, created_at_ms: now() })
+          .onConflict('id')
+          .merge(Object.keys(row));
         return {
           issuerId: item.issuerId,
           issuerName: item.issuerName,
