@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules/@temporalio/worker ] || [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "Installing npm dependencies (better-sqlite3 compiles from source: about a minute)…"
-  npm ci --no-audit --no-fund
+  # `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional binaries (@swc/core-*)
+  # out of the lock file and `npm ci` then refuses it as out of sync; install still follows the lock.
+  npm install --no-audit --no-fund
 fi
 
 temporal_cli() {

@@ -19,6 +19,7 @@ import {
   allHandlersFinished,
   log,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CenterActivities } from '../activities/center';
 import type { TerminalActivities } from '../activities/terminal';
 import { isAcceptedDenomination } from '../domain/cash';
@@ -108,10 +109,11 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   let cancelRequested = false;
   let paid = false;
 
-  const setStage = (stage: Stage, message: string | null = p.message) => {
+  /** Moves to a stage; the stage search attribute goes in the same upsert as any others given. */
+  const setStage = (stage: Stage, message: string | null = p.message, more: SearchAttributeUpdatePair[] = []) => {
     p.stage = stage;
     p.message = message;
-    upsertSearchAttributes([{ key: IssuanceStageKey, value: stage }]);
+    upsertSearchAttributes([{ key: IssuanceStageKey, value: stage }, ...more]);
   };
   const touch = () => {
     touched = true;
@@ -130,8 +132,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       try {
         const item = await center.holdItem(issuanceId, terminalId, selection, input.holdTtlMs);
         p.item = item;
-        setStage('selected', null);
-        upsertSearchAttributes([
+        setStage('selected', null, [
           { key: IssuerIdKey, value: item.issuerId },
           { key: ProductTypeKey, value: item.productType },
         ]);
@@ -222,7 +223,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     },
   );
 
-  upsertSearchAttributes([{ key: IssuanceStageKey, value: p.stage }]);
+  // The starter sets TerminalId and IssuanceStage=selecting, so nothing to upsert yet.
 
   // Wait for payment, while the customer keeps acting within the hold time.
   for (;;) {

@@ -11,7 +11,7 @@ import { createSimulatedDevices } from '../../terminal-worker/simulators/simulat
 import { ZERO_TIMINGS } from '../../terminal-worker/simulators/timings';
 
 function setup(stock = 10) {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'term-')), 'machine.json');
+  const file = path.join(fs.mkdtempSync(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'term-')), 'machine.json');
   const devices = createSimulatedDevices(file, ZERO_TIMINGS, stock);
   return { devices, acts: createTerminalActivities(devices), machine: devices.machine };
 }
