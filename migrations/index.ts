@@ -5,10 +5,12 @@
 import type { Knex } from 'knex';
 import * as initial from './001_initial';
 import * as seatHoldIndex from './002_seat_hold_index';
+import * as ledgerAndFeeRules from './003_ledger_and_fee_rules';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
   '002_seat_hold_index': seatHoldIndex,
+  '003_ledger_and_fee_rules': ledgerAndFeeRules,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

@@ -8,4 +8,10 @@ bash scripts/ensure-test-services.sh
 npx tsc -p tsconfig.json
 # Old test databases from earlier runs are dropped so they do not pile up.
 mysql --user=root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'icc\\_test\\_%'" | while read -r db; do mysql --user=root -e "DROP DATABASE \`$db\`"; done
-npx jest --runInBand "$@"
+results=$(mktemp)
+status=0
+npx jest --runInBand --json --outputFile="$results" "$@" || status=$?
+# One plain closing line for whoever reads the log: "N passed, N failed".
+node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
+rm -f "$results"
+exit "$status"

@@ -1,10 +1,12 @@
 /**
  * Payment records. Keyed by (issuance, attempt) so a retried activity finds its own row instead of
- * writing a second one; status moves only forward with conditional updates.
+ * writing a second one; status moves only forward with conditional updates. Each change posts its
+ * ledger transaction in the same DB transaction.
  */
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
-import { isUniqueViolation } from '../../lib/db';
+import { cashCollected, cashRefunded } from '../../domain/ledger';
+import { postTransaction } from './ledger';
 
 export interface CashPayment {
   amountMinor: number;
@@ -17,10 +19,12 @@ export function createPaymentActivities({ db, now = Date.now }: CenterDeps) {
   return {
     async recordCashPayment(issuanceId: string, p: CashPayment): Promise<{ paymentId: number }> {
       if (p.tenderedMinor - p.changeMinor !== p.amountMinor) throw refuse('InvariantBroken', `cash does not add up for ${issuanceId}`);
-      const existing = await db('payments').where({ issuance_id: issuanceId, attempt: 1 }).first('id');
-      if (existing) return { paymentId: Number(existing.id) };
-      try {
-        const [id] = await db('payments').insert({
+      return db.transaction(async (trx) => {
+        const existing = await trx('payments').where({ issuance_id: issuanceId, attempt: 1 }).first('id');
+        if (existing) return { paymentId: Number(existing.id) };
+        const iss = await trx('issuances').where({ id: issuanceId }).first('terminal_id');
+        if (!iss) throw refuse('InvariantBroken', `no issuance ${issuanceId}`);
+        const [id] = await trx('payments').insert({
           issuance_id: issuanceId,
           attempt: 1,
           method: 'cash',
@@ -32,12 +36,16 @@ export function createPaymentActivities({ db, now = Date.now }: CenterDeps) {
           created_at_ms: now(),
           updated_at_ms: now(),
         });
+        await postTransaction(trx, {
+          kind: 'cash_collected',
+          ref: issuanceId,
+          currency: p.currency,
+          description: `Cash for ${issuanceId} at ${iss.terminal_id}`,
+          postings: cashCollected(iss.terminal_id, p.amountMinor),
+          atMs: now(),
+        });
         return { paymentId: Number(id) };
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        const row = await db('payments').where({ issuance_id: issuanceId, attempt: 1 }).first('id');
-        return { paymentId: Number(row.id) };
-      }
+      });
     },
 
     /**
@@ -46,8 +54,20 @@ export function createPaymentActivities({ db, now = Date.now }: CenterDeps) {
      */
     async markPaymentRefunded(issuanceId: string, paidBack: boolean): Promise<{ status: string }> {
       const status = paidBack ? 'refunded' : 'refund_due';
-      await db('payments').where({ issuance_id: issuanceId, status: 'collected' }).update({ status, updated_at_ms: now() });
-      return { status };
+      return db.transaction(async (trx) => {
+        const payment = await trx('payments as p').join('issuances as i', 'i.id', 'p.issuance_id').where({ 'p.issuance_id': issuanceId, 'p.status': 'collected' }).first('p.id', 'p.amount_minor', 'p.currency', 'i.terminal_id');
+        if (!payment) return { status: (await trx('payments').where({ issuance_id: issuanceId }).first('status'))?.status ?? 'none' };
+        await trx('payments').where({ id: payment.id, status: 'collected' }).update({ status, updated_at_ms: now() });
+        await postTransaction(trx, {
+          kind: 'refund',
+          ref: issuanceId,
+          currency: payment.currency,
+          description: paidBack ? `Cash returned for ${issuanceId}` : `Refund owed for ${issuanceId} (terminal could not pay)`,
+          postings: cashRefunded(payment.terminal_id, Number(payment.amount_minor), paidBack),
+          atMs: now(),
+        });
+        return { status };
+      });
     },
   };
 }

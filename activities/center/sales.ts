@@ -1,9 +1,13 @@
 /**
  * Recording the sale: in one transaction the seat becomes sold, the sale is written against the
- * issuer with the operator's fee from the issuer's fee rule, and the issuance is marked sold.
+ * issuer with the operator's fee from the fee rule in force, the ledger moves the prepayment to
+ * the issuer's payable and the operator's revenue, and the issuance is marked sold.
  * The unique key on sales.issuance_id makes a retry find the first sale instead of a second.
  */
+import { saleRecognised } from '../../domain/ledger';
 import { operatorFee } from '../../domain/money';
+import { feeRuleAt } from './fee-rules';
+import { postTransaction } from './ledger';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
 
@@ -23,7 +27,9 @@ export function createSaleActivities({ db, now = Date.now }: CenterDeps) {
         if (done) return toRecord(done);
         const iss = await trx('issuances').where({ id: issuanceId }).first();
         if (!iss) throw refuse('InvariantBroken', `no issuance ${issuanceId}`);
-        const issuer = await trx('issuers').where({ id: iss.issuer_id }).first('fee_bps', 'fee_fixed_minor');
+        const soldAt = now();
+        const rule = await feeRuleAt(trx, iss.issuer_id, iss.product_type, soldAt);
+        if (!rule) throw refuse('InvariantBroken', `issuer ${iss.issuer_id} has no fee rule in force; refusing to record the sale`);
         const selection = JSON.parse(iss.selection);
         if (selection.kind === 'seat') {
           const sold = await trx('seats')
@@ -31,7 +37,6 @@ export function createSaleActivities({ db, now = Date.now }: CenterDeps) {
             .update({ status: 'sold', sold_issuance_id: issuanceId, hold_issuance_id: null, held_until_ms: null });
           if (sold !== 1) throw refuse('InvariantBroken', `seat ${selection.seatId} is not held by ${issuanceId}; refusing to sell it`);
         }
-        const rule = { bps: Number(issuer.fee_bps), fixedMinor: Number(issuer.fee_fixed_minor) };
         const price = Number(iss.price_minor);
         const fee = operatorFee(price, rule);
         const row = {
@@ -46,9 +51,17 @@ export function createSaleActivities({ db, now = Date.now }: CenterDeps) {
           fee_bps: rule.bps,
           fee_fixed_minor: rule.fixedMinor,
           currency: iss.currency,
-          sold_at_ms: now(),
+          sold_at_ms: soldAt,
         };
         const [id] = await trx('sales').insert(row);
+        await postTransaction(trx, {
+          kind: 'sale',
+          ref: issuanceId,
+          currency: iss.currency,
+          description: `Sale of ${iss.title} (card ${cardId})`,
+          postings: saleRecognised({ issuerId: iss.issuer_id, priceMinor: price, operatorFeeMinor: fee, customerFeeMinor: Number(iss.customer_fee_minor) }),
+          atMs: soldAt,
+        });
         await trx('issuances').where({ id: issuanceId }).update({ status: 'sold', updated_at_ms: now() });
         return toRecord({ ...row, id });
       });

@@ -52,9 +52,15 @@ export async function seedDemo(db: Knex, opts: DemoSeedOptions): Promise<{ creat
   const secret = opts.webhookSecret ?? randomBytes(24).toString('hex');
   const now = Date.now();
   await db('issuers').insert([
-    { id: DEMO_ISSUERS.promoter, name: 'Sunrise Promotions', currency: 'JPY', fee_bps: 800, fee_fixed_minor: 0, notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
-    { id: DEMO_ISSUERS.railway, name: 'Kanto Railway', currency: 'JPY', fee_bps: 300, fee_fixed_minor: 0, notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
-    { id: DEMO_ISSUERS.telco, name: 'Hikari Mobile', currency: 'JPY', fee_bps: 500, fee_fixed_minor: 10, notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
+    { id: DEMO_ISSUERS.promoter, name: 'Sunrise Promotions', currency: 'JPY', notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
+    { id: DEMO_ISSUERS.railway, name: 'Kanto Railway', currency: 'JPY', notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
+    { id: DEMO_ISSUERS.telco, name: 'Hikari Mobile', currency: 'JPY', notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
+  ]);
+  // The operator's fee: 8 % on tickets, 3 % on passes, 5 % + ¥10 on prepaid cards, in force from the start.
+  await db('fee_rules').insert([
+    { issuer_id: DEMO_ISSUERS.promoter, product_type: null, bps: 800, fixed_minor: 0, reissue_fee_minor: 550, effective_from_ms: 0, created_at_ms: now },
+    { issuer_id: DEMO_ISSUERS.railway, product_type: null, bps: 300, fixed_minor: 0, reissue_fee_minor: 520, effective_from_ms: 0, created_at_ms: now },
+    { issuer_id: DEMO_ISSUERS.telco, product_type: null, bps: 500, fixed_minor: 10, reissue_fee_minor: 0, effective_from_ms: 0, created_at_ms: now },
   ]);
 
   // Concerts: card type → genre → artist → product (performances → seats).

@@ -60,6 +60,11 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
   expect(events.events).toHaveLength(1);
   expect(events.events[0].payload.data).toMatchObject({ issuanceId: kiosk.issuanceId, priceMinor: fare.priceMinor, operatorFeeMinor: Math.floor((fare.priceMinor * 300 + 5000) / 10000) });
 
+  // `npm run ledger:check` on the same embedded database finds the books consistent.
+  const check = startNodeProcess('ledger-check', 'scripts/ledger-check.js', [], env);
+  expect(await check.exited).toBe(0);
+  expect(check.output()).toMatch(/Ledger consistent: 6 checks passed\./);
+
   await proc.kill('SIGTERM');
   expect(proc.output()).not.toMatch(/exited \(1\)|Start failed/);
 }, 180_000);
