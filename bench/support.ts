@@ -6,27 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import knex from 'knex';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createDb, type Db } from '../lib/db';
 import { findTemporalCli, startDevServer } from '../lib/temporal-dev-server';
 import { waitForTemporal } from '../lib/temporal';
+import { freePort } from '../lib/free-port';
 
 export function say(line = ''): void {
   process.stdout.write(`${line}\n`);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface BenchTemporal {

@@ -12,10 +12,7 @@ beforeAll(async () => {
   // One real sale, so there is a sold seat to try to buy again.
   const seat = await freeSeat(stack.db);
   const kiosk = new Kiosk(stack.apiUrl, stack.terminalIds[0]);
-  await kiosk.start();
-  await kiosk.selectAndConfirm({ kind: 'seat', seatId: seat.id });
-  await kiosk.insertCash(10000);
-  await kiosk.insertCash(10000);
+  await kiosk.buyWithCash({ kind: 'seat', seatId: seat.id }, [10000, 10000]);
   await kiosk.waitForStage('completed');
   soldSeatId = seat.id;
 });

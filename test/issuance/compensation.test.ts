@@ -18,10 +18,7 @@ afterAll(async () => {
 test('no blank cards after payment: cash refunded, seat released, no sale, no card', async () => {
   const seat = await freeSeat(stack.db);
   const kiosk = new Kiosk(stack.apiUrl, stack.terminalIds[0]);
-  await kiosk.start();
-  await kiosk.selectAndConfirm({ kind: 'seat', seatId: seat.id });
-  await kiosk.insertCash(10000);
-  await kiosk.insertCash(10000);
+  await kiosk.buyWithCash({ kind: 'seat', seatId: seat.id }, [10000, 10000]);
   const end = await kiosk.waitForStage('refunded');
   expect(end.message).toMatch(/could not be produced .*Out of blank cards.*money has been returned/);
 

@@ -31,10 +31,7 @@ test('terminal worker killed while printing: one card, one sale', async () => {
   const tid = stack.terminalIds[0];
   const seat = await freeSeat(stack.db);
   const kiosk = new Kiosk(stack.apiUrl, tid);
-  await kiosk.start();
-  await kiosk.selectAndConfirm({ kind: 'seat', seatId: seat.id });
-  await kiosk.insertCash(10000);
-  await kiosk.insertCash(5000);
+  await kiosk.buyWithCash({ kind: 'seat', seatId: seat.id }, [10000, 5000]);
 
   const printing = await until('printing to start', () => {
     const card = stack.machine(tid).transport;
@@ -64,10 +61,7 @@ test('center worker killed between recording the sale and notifying: exactly one
   const tid = stack.terminalIds[0];
   const seat = await freeSeat(stack.db);
   const kiosk = new Kiosk(stack.apiUrl, tid);
-  await kiosk.start();
-  await kiosk.selectAndConfirm({ kind: 'seat', seatId: seat.id });
-  await kiosk.insertCash(10000);
-  await kiosk.insertCash(10000);
+  await kiosk.buyWithCash({ kind: 'seat', seatId: seat.id }, [10000, 10000]);
 
   await faulty.exited; // it died by SIGKILL at the notifyIssuer step
   expect(faulty.child.signalCode).toBe('SIGKILL');

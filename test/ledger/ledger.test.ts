@@ -39,19 +39,14 @@ describe('on the real stack', () => {
     // A sale.
     const seat = await freeSeat(stack.db);
     const sold = new Kiosk(stack.apiUrl, tid);
-    await sold.start();
-    await sold.selectAndConfirm({ kind: 'seat', seatId: seat.id });
-    await sold.insertCash(10000);
-    await sold.insertCash(5000);
+    await sold.buyWithCash({ kind: 'seat', seatId: seat.id }, [10000, 5000]);
     await sold.waitForStage('completed');
     // A refund: the stocker is emptied behind the workflow's back.
     new MachineStateFile(stack.machineFile(tid)).update((s) => {
       s.stockerCount = 0;
     });
     const refunded = new Kiosk(stack.apiUrl, tid);
-    await refunded.start();
-    await refunded.selectAndConfirm({ kind: 'prepaid', valueId: 1 });
-    await refunded.insertCash(1000);
+    await refunded.buyWithCash({ kind: 'prepaid', valueId: 1 }, [1000]);
     await refunded.waitForStage('refunded');
     // An expired hold with no payment.
     const expired = new Kiosk(stack.apiUrl, tid);

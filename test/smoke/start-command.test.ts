@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../lib/free-port';
 import { Kiosk } from '../support/kiosk-client';
 import { startNodeProcess, type ManagedProcess } from '../support/processes';
 

@@ -10,7 +10,7 @@ import knex from 'knex';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { findTemporalCli, startDevServer } from '../../lib/temporal-dev-server';
 import { waitForTemporal } from '../../lib/temporal';
-import { freePort } from './free-port';
+import { freePort } from '../../lib/free-port';
 import { TEST_MYSQL_URL } from './env';
 
 export default async function globalSetup(): Promise<void> {

@@ -63,6 +63,14 @@ export class Kiosk {
     await this.must(this.payment('cash'));
   }
 
+  /** A whole purchase up to payment: start, select, confirm, cash, then insert the notes given. */
+  async buyWithCash(selection: Selection, notes: number[]): Promise<string> {
+    await this.start();
+    await this.selectAndConfirm(selection);
+    for (const note of notes) await this.must(this.insertCash(note));
+    return this.issuanceId;
+  }
+
   async waitFor(pred: (p: Progress) => boolean, timeoutMs = 60_000): Promise<Progress> {
     const deadline = Date.now() + timeoutMs;
     let last: Progress | undefined;

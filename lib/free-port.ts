@@ -1,3 +1,4 @@
+/** A TCP port free on the loopback interface right now (for servers started by tests and benchmarks). */
 import net from 'node:net';
 
 export function freePort(): Promise<number> {
