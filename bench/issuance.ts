@@ -42,6 +42,8 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { encryptedDataConverter, FAILURE_CONVERTER_PATH } from '../lib/payload-codec';
+import { newKeySpec, parseKeySpec } from '../lib/payload-keys';
 import { startDemoIssuerServer } from '../demo/issuer-server';
 import { terminalTaskQueue } from '../domain/issuance';
 import type { Progress } from '../domain/issuance';
@@ -292,17 +294,20 @@ async function main(): Promise<void> {
     say(`Seeded the demo catalogue and ${CONC} terminals; ${seatIds.length} seats of classes S and A to sell.`);
 
     say('Bundling the workflows…');
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
 
     const connection = await Connection.connect({ address: temporalEnv.address });
     cleanups.push(() => connection.close());
     const temporal = new Client({ connection });
+    // The issuance runs as in production, every payload encrypted (our cost); the floor does not.
+    const dataConverter = encryptedDataConverter(parseKeySpec(newKeySpec('bench')));
+    const sealedTemporal = new Client({ connection, dataConverter });
     const nativeConnection = await NativeConnection.connect({ address: temporalEnv.address });
     cleanups.push(() => nativeConnection.close());
 
     const centerTaskQueue = `center-bench-${tmp.runId}`;
     // As api/main.ts builds it: production options, no test shortcuts.
-    const app = createApp({ db, temporal, centerTaskQueue, holdTtlMs: HOLD_TTL_MS, defaultTerminalId: terminalIds[0] });
+    const app = createApp({ db, temporal: sealedTemporal, centerTaskQueue, holdTtlMs: HOLD_TTL_MS, defaultTerminalId: terminalIds[0] });
     const server = http.createServer(app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise((r) => (server.closeAllConnections(), server.close(r))));
@@ -335,13 +340,13 @@ async function main(): Promise<void> {
 
     // ---- the issuance ----------------------------------------------------------------------
     say(`Starting the issuance's workers: the center worker + ${CONC} terminal workers with simulated devices…`);
-    workers = [await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { code } })];
+    workers = [await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { code }, dataConverter })];
     for (const tid of terminalIds) {
       const devices = createSimulatedDevices(path.join(tmp.dir, 'terminals', tid, 'machine.json'), ZERO_TIMINGS);
-      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices }));
+      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));
     }
     running = workers.map((w) => w.run());
-    const real = await runPhase(kioskDriver(apiUrl, temporal, terminalIds), realSeat).finally(() => stopWorkers(workers, running));
+    const real = await runPhase(kioskDriver(apiUrl, sealedTemporal, terminalIds), realSeat).finally(() => stopWorkers(workers, running));
 
     // ---- the report ------------------------------------------------------------------------
     const realShape = shape(real.seqProfiles[0], centerTaskQueue);

@@ -1,5 +1,6 @@
 /** Connections to Temporal for clients and workers, from one place. */
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTE_ARGS } from '../domain/search-attributes';
@@ -26,9 +27,9 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   return missing;
 }
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
+export async function connectClient(address: string, namespace: string, dataConverter?: DataConverter): Promise<Client> {
   const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, dataConverter });
 }
 
 export async function connectWorker(address: string): Promise<NativeConnection> {

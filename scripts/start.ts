@@ -19,6 +19,7 @@ import { findTemporalCli, startDevServer } from '../lib/temporal-dev-server';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes, waitForTemporal } from '../lib/temporal';
 import { migrateLatest } from '../migrations';
+import { payloadKeyProvider } from '../lib/payload-keys';
 import { seedDemo } from '../migrations/seeds/demo';
 
 const children: ChildProcess[] = [];
@@ -74,6 +75,8 @@ async function shutdown(code: number): Promise<void> {
 async function main() {
   const config = loadConfig();
   fs.mkdirSync(config.DATA_DIR, { recursive: true });
+  // Made once here, before the processes that share it start (workers, API).
+  payloadKeyProvider(process.env, config.DATA_DIR);
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 

@@ -11,6 +11,8 @@ import { connectWorker, installWorkerRuntime } from '../lib/temporal';
 import { TERMINAL_ID_PATTERN } from '../domain/issuance';
 import { createSimulatedDevices } from './simulators/simulated-devices';
 import { DEMO_TIMINGS, timingsFromEnv } from './simulators/timings';
+import { encryptedDataConverter } from '../lib/payload-codec';
+import { payloadKeyProvider } from '../lib/payload-keys';
 import { createTerminalWorker } from './worker';
 
 async function main() {
@@ -24,7 +26,13 @@ async function main() {
   const stateFile = process.env.TERMINAL_STATE_FILE ?? path.join(config.DATA_DIR, 'terminals', terminalId, 'machine.json');
   const devices = createSimulatedDevices(stateFile, timingsFromEnv(process.env, DEMO_TIMINGS));
   const connection = await connectWorker(temporalAddress(config));
-  const worker = await createTerminalWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, terminalId, devices });
+  const worker = await createTerminalWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    terminalId,
+    devices,
+    dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),
+  });
   logger.info({ terminalId, stateFile }, 'terminal worker polling');
   await worker.run();
 }

@@ -2,6 +2,7 @@
  * The center worker: runs the workflows and the center's activities (database, issuer calls) on
  * the center task queue.
  */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createCenterActivities, type CenterDeps } from '../activities/center';
 import { killBeforeActivity } from './fault-injection';
@@ -14,6 +15,8 @@ export interface CenterWorkerOptions {
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   faultKillBeforeActivity?: string;
+  /** The encrypting converter (lib/payload-codec.ts); clients must use the same keys. */
+  dataConverter?: DataConverter;
 }
 
 export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Worker> {
@@ -22,6 +25,7 @@ export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Wor
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: createCenterActivities(opts.deps),
+    dataConverter: opts.dataConverter,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     interceptors: { activity: killBeforeActivity(opts.faultKillBeforeActivity) },
   });

@@ -3,6 +3,8 @@ import { loadConfig, temporalAddress } from '../lib/config';
 import { createDb } from '../lib/db';
 import { logger } from '../lib/logger';
 import { connectWorker, installWorkerRuntime } from '../lib/temporal';
+import { encryptedDataConverter } from '../lib/payload-codec';
+import { payloadKeyProvider } from '../lib/payload-keys';
 import { createCenterWorker } from './center-worker';
 
 async function main() {
@@ -17,6 +19,7 @@ async function main() {
     deps: { db },
     workflowBundle: process.env.WORKFLOW_BUNDLE_PATH ? { codePath: process.env.WORKFLOW_BUNDLE_PATH } : undefined,
     faultKillBeforeActivity: process.env.FAULT_KILL_BEFORE_ACTIVITY,
+    dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),
   });
   logger.info({ taskQueue: config.CENTER_TASK_QUEUE }, 'center worker polling');
   await worker.run();

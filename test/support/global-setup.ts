@@ -10,6 +10,8 @@ import knex from 'knex';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { findTemporalCli, startDevServer } from '../../lib/temporal-dev-server';
 import { waitForTemporal } from '../../lib/temporal';
+import { FAILURE_CONVERTER_PATH } from '../../lib/payload-codec';
+import { newKeySpec } from '../../lib/payload-keys';
 import { freePort } from '../../lib/free-port';
 import { TEST_MYSQL_URL } from './env';
 
@@ -29,7 +31,7 @@ export default async function globalSetup(): Promise<void> {
     await mysql.destroy();
   }
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(bundlePath, code);
 
@@ -37,4 +39,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEMPORAL_TEST_ADDRESS = address;
   process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
   process.env.TEST_TMP_DIR = dir;
+  // One payload key for the run, shared by the suites' clients and worker processes.
+  process.env.PAYLOAD_KEYS = newKeySpec('test');
 }

@@ -24,6 +24,8 @@ import { MachineStateFile, type MachineState } from '../../terminal-worker/simul
 import { ZERO_TIMINGS, type SimTimings } from '../../terminal-worker/simulators/timings';
 import { createCenterWorker } from '../../workers/center-worker';
 import type { IssuanceInput } from '../../workflows/issuance-messages';
+import { encryptedDataConverter } from '../../lib/payload-codec';
+import { payloadKeyProvider } from '../../lib/payload-keys';
 import { TEST_MYSQL_URL, temporalTestAddress, workflowBundlePath } from './env';
 import { startNodeProcess, type ManagedProcess } from './processes';
 
@@ -101,7 +103,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   const address = temporalTestAddress();
   const connection = await Connection.connect({ address });
-  const temporal = new Client({ connection });
+  const dataConverter = encryptedDataConverter(payloadKeyProvider(process.env, dir));
+  const temporal = new Client({ connection, dataConverter });
 
   const holdTtlMs = opts.holdTtlMs ?? 60_000;
   const app = createApp({
@@ -136,10 +139,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   if ((opts.workers ?? 'in-process') === 'in-process') {
     nativeConnection = await NativeConnection.connect({ address });
-    workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { codePath: workflowBundlePath() } }));
+    workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { codePath: workflowBundlePath() }, dataConverter }));
     for (const tid of terminalIds) {
       const devices = createSimulatedDevices(machineFile(tid), timings, opts.initialStock);
-      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices }));
+      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));
     }
     for (const w of workers) running.push(w.run());
   } else {
