@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d node_modules/@temporalio/worker ] || [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/@temporalio/worker ] || [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ] || [ ! -f node_modules/pcsclite/build/Release/pcsclite.node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "Installing npm dependencies (better-sqlite3 compiles from source: about a minute)…"
   # `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional binaries (@swc/core-*)
   # out of the lock file and `npm ci` then refuses it as out of sync; install still follows the lock.

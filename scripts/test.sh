@@ -3,8 +3,11 @@
 # suites share one Temporal dev server and the machine has two cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/ensure-pcscd.sh
 bash scripts/ensure-deps.sh
 bash scripts/ensure-test-services.sh
+# Compiled tests of removed sources must not linger in dist/.
+rm -rf dist/test
 npx tsc -p tsconfig.json
 # Old test databases from earlier runs are dropped so they do not pile up.
 mysql --user=root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'icc\\_test\\_%'" | while read -r db; do mysql --user=root -e "DROP DATABASE \`$db\`"; done
