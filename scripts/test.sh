@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-pcscd.sh
+bash scripts/ensure-serial-tools.sh
 bash scripts/ensure-deps.sh
 bash scripts/ensure-test-services.sh
 # Compiled tests of removed sources must not linger in dist/.

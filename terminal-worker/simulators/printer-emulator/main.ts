@@ -1,0 +1,52 @@
+/**
+ * Runs the card printer emulator on one end of a pseudo-terminal pair:
+ *
+ *   node dist/terminal-worker/simulators/printer-emulator/main.js --pty /path --state /path --out-dir /path
+ *        [--feed-ms 300] [--band-ms 100] [--eject-ms 200] [--auto-take-ms N]
+ *
+ * Make the pair with `socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B`, give A to the
+ * emulator and B to the driver. Operator and customer actions are read from stdin, one per line
+ * (`take`, `jam`, `jam-next`, `clear-jam`, `cover open|closed`, `ribbon N`, `stocker N`,
+ * `bin-capacity N`, `empty-bin`); answers and a log of every command go to stdout. Prints
+ * `READY` once the port is open. `--auto-take-ms` makes the customer take each card after N ms.
+ */
+import readline from 'node:readline';
+import { PhysicalModel } from './physical-model';
+import { PrinterEmulator } from './emulator';
+
+function args(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i]!.startsWith('--') || argv[i + 1] === undefined) throw new Error(`usage: main.js --pty PATH --state FILE --out-dir DIR [--feed-ms N] [--band-ms N] [--eject-ms N] [--auto-take-ms N]; bad argument "${argv[i]}"`);
+    out.set(argv[i]!.slice(2), argv[i + 1]!);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const a = args(process.argv.slice(2));
+  const need = (k: string) => {
+    const v = a.get(k);
+    if (!v) throw new Error(`--${k} is required`);
+    return v;
+  };
+  const num = (k: string, d: number) => (a.has(k) ? Number(a.get(k)) : d);
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const emulator = new PrinterEmulator(new PhysicalModel(need('state')), need('out-dir'), { feedMs: num('feed-ms', 300), bandMs: num('band-ms', 100), ejectMs: num('eject-ms', 200) }, log);
+  await emulator.open(need('pty'));
+  const autoTake = a.has('auto-take-ms') ? num('auto-take-ms', 0) : null;
+  if (autoTake !== null) setInterval(() => {
+    const c = emulator.model.s.card;
+    if (c?.pos === 'BEZEL' && c.presentedAt !== null && Date.now() - c.presentedAt >= autoTake) log(`customer: ${emulator.control('take')}`);
+  }, 100);
+  readline.createInterface({ input: process.stdin }).on('line', (line) => line.trim() && log(`control ${line.trim()}: ${emulator.control(line)}`));
+  const stop = () => void emulator.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write('READY\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`printer emulator: ${(err as Error).message}\n`);
+  process.exit(1);
+});
