@@ -4,9 +4,20 @@ import path from 'node:path';
 import express, { type Express } from 'express';
 import { catalogueRoutes } from './routes/catalogue';
 import { kioskRoutes, type KioskRouteOptions } from './routes/kiosk';
+import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
+import { codecRoutes } from './routes/codec';
 import { errorHandler, notFound } from './errors';
+import { operatorAuth, type OperatorToken } from './operator-auth';
+import { OperatorSessions, operatorLoginRoutes } from './operator-session';
+import { loadConfig } from '../lib/config';
+import type { PayloadCodec } from '@temporalio/common';
 
-export type AppOptions = KioskRouteOptions & { defaultTerminalId?: string };
+export type AppOptions = KioskRouteOptions & {
+  defaultTerminalId?: string;
+  finance?: FinanceRouteOptions['finance'];
+  /** The payload codec to serve to the Temporal Web UI at /api/codec (operators only). */
+  codec?: { codec: PayloadCodec; allowedOrigins: string[]; publicUrl: string };
+};
 
 /** The page's static files sit beside the sources (api/public), also when running from dist/. */
 function publicDir(): string {
@@ -17,10 +28,18 @@ function publicDir(): string {
 export function createApp(opts: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  const operatorTokens: OperatorToken[] = opts.finance?.operatorTokens ?? loadConfig().OPERATOR_TOKENS;
+  const sessions = new OperatorSessions();
+  if (opts.codec) {
+    // Before the JSON parser: the codec takes larger bodies and answers CORS preflights.
+    app.use('/api/codec', codecRoutes({ codec: opts.codec.codec, allowedOrigins: opts.codec.allowedOrigins, authenticate: operatorAuth(operatorTokens, sessions) }));
+    app.use(operatorLoginRoutes(operatorTokens, sessions, `${opts.codec.publicUrl}/api/codec`));
+  }
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));
   app.use('/api', kioskRoutes(opts));
+  app.use('/api/finance', financeRoutes(opts));
   const dir = publicDir();
   app.use('/static', express.static(dir, { index: false }));
   app.get('/kiosk/:terminalId', (_req, res) => res.sendFile(path.join(dir, 'kiosk.html')));

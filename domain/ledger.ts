@@ -72,3 +72,17 @@ export function issuerPaidOut(issuerId: string, amountMinor: number): Posting[] 
     { account: Accounts.operatorBank, amountMinor: -amountMinor },
   ]);
 }
+
+/**
+ * A sold card refunded after the fact (or revoked with a refund): the sale is reversed except the
+ * customer's issuance fee. The issuer gives back its net, the operator its fee, and the price is
+ * owed to the customer. If the sale was already settled, the issuer's payable goes negative until
+ * its next settlement nets it off (or carries it forward).
+ */
+export function saleRefunded(s: { issuerId: string; priceMinor: number; operatorFeeMinor: number }): Posting[] {
+  return balanced([
+    { account: Accounts.issuerPayable(s.issuerId), amountMinor: s.priceMinor - s.operatorFeeMinor },
+    { account: Accounts.operatorFeeRevenue, amountMinor: s.operatorFeeMinor },
+    { account: Accounts.refundsDue, amountMinor: -s.priceMinor },
+  ]);
+}

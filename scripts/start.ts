@@ -20,7 +20,11 @@ import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes, waitForTemporal } from '../lib/temporal';
 import { migrateLatest } from '../migrations';
 import { payloadKeyProvider } from '../lib/payload-keys';
+import { encryptedDataConverter } from '../lib/payload-codec';
+import { randomBytes } from 'node:crypto';
 import { seedDemo } from '../migrations/seeds/demo';
+import { Client } from '@temporalio/client';
+import { ensureSettlementSchedules } from '../lib/settlement-schedule';
 
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -76,7 +80,16 @@ async function main() {
   const config = loadConfig();
   fs.mkdirSync(config.DATA_DIR, { recursive: true });
   // Made once here, before the processes that share it start (workers, API).
-  payloadKeyProvider(process.env, config.DATA_DIR);
+  const keys = payloadKeyProvider(process.env, config.DATA_DIR);
+  // A demo operator token (finance API, Web UI codec sign-in) unless OPERATOR_TOKENS is set;
+  // kept in a file readable only by this user, never printed.
+  const operatorTokenFile = path.join(config.DATA_DIR, 'operator-token');
+  if (config.OPERATOR_TOKENS.length === 0) {
+    if (!fs.existsSync(operatorTokenFile)) fs.writeFileSync(operatorTokenFile, `operator:${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+    process.env.OPERATOR_TOKENS = fs.readFileSync(operatorTokenFile, 'utf8').trim();
+  }
+  const apiUrl = `http://localhost:${config.API_PORT}`;
+  process.env.TEMPORAL_UI_ORIGINS ??= `http://localhost:${config.TEMPORAL_UI_PORT},http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 
@@ -85,7 +98,7 @@ async function main() {
   if (!config.TEMPORAL_ADDRESS) {
     const cli = findTemporalCli(config.TEMPORAL_CLI);
     say(`Starting the Temporal dev server (${cli}) on ${address}…`);
-    const server = startDevServer({ cli, port: config.TEMPORAL_PORT, uiPort: config.TEMPORAL_UI_PORT, dbFile: path.join(config.DATA_DIR, 'temporal.db'), logFile: path.join(config.DATA_DIR, 'temporal.log') });
+    const server = startDevServer({ cli, port: config.TEMPORAL_PORT, uiPort: config.TEMPORAL_UI_PORT, dbFile: path.join(config.DATA_DIR, 'temporal.db'), logFile: path.join(config.DATA_DIR, 'temporal.log'), extraArgs: ['--ui-codec-endpoint', `${apiUrl}/api/codec`] });
     children.push(server);
     server.on('exit', (code) => {
       if (!stopping) {
@@ -108,7 +121,13 @@ async function main() {
   await migrateLatest(db);
   const notifyUrl = `http://127.0.0.1:${config.DEMO_ISSUER_PORT}/webhooks/sales`;
   const seeded = await seedDemo(db, { notifyUrl, terminalIds: [config.TERMINAL_ID] });
+  // One settlement Schedule per issuer (closing time and zone from the configuration).
+  const issuerIds: string[] = await db('issuers').pluck('id');
   await db.destroy();
+  const scheduleConnection = await Connection.connect({ address });
+  const schedules = await ensureSettlementSchedules({ client: new Client({ connection: scheduleConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: encryptedDataConverter(keys) }), taskQueue: config.CENTER_TASK_QUEUE, period: { closeTime: config.SETTLEMENT_CLOSE_TIME, timeZone: config.SETTLEMENT_TIME_ZONE } }, issuerIds);
+  await scheduleConnection.close();
+  if (schedules.created.length || schedules.updated.length) say(`Settlement schedules: ${schedules.created.length} created, ${schedules.updated.length} updated (daily at ${config.SETTLEMENT_CLOSE_TIME} ${config.SETTLEMENT_TIME_ZONE}).`);
   say(seeded.created ? 'Center database created and seeded with the demo catalogue.' : 'Center database is up to date.');
 
   const issuer = await startDemoIssuerServer(seeded.webhookSecret, config.DEMO_ISSUER_PORT);
@@ -118,7 +137,6 @@ async function main() {
   run('center-worker', 'workers/center.js', [], env);
   run(`terminal ${config.TERMINAL_ID}`, 'terminal-worker/main.js', ['--simulate'], env);
   run('api', 'api/main.js', [], env);
-  const apiUrl = `http://localhost:${config.API_PORT}`;
   await waitForHttp(`${apiUrl}/api/health`);
 
   say('');
@@ -126,6 +144,7 @@ async function main() {
   say(`  Kiosk page (terminal ${config.TERMINAL_ID}): ${apiUrl}/kiosk/${config.TERMINAL_ID}`);
   say(`  Temporal Web UI:                  ${uiUrl}`);
   say(`  Demo issuer's received events:    http://localhost:${config.DEMO_ISSUER_PORT}/events`);
+  say(`  Operator sign-in (decrypt history): ${apiUrl}/operator/login${config.OPERATOR_TOKENS.length === 0 ? ` (token in ${operatorTokenFile})` : ''}`);
   say(`  Data directory:                   ${config.DATA_DIR}`);
   say('Press Ctrl-C to stop.');
   say('READY');

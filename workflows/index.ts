@@ -1,2 +1,3 @@
 export { issuance } from './issuance';
 export { floor } from './floor';
+export { settlement, settlementTrigger } from './settlement';

@@ -4,6 +4,8 @@ import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities } from './payments';
 import { createSaleActivities } from './sales';
+import { createSaleRefundActivities } from './sale-refunds';
+import { createSettlementActivities } from './settlement';
 
 export type { CenterDeps } from './deps';
 
@@ -15,6 +17,8 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createCardActivities(deps),
     ...createSaleActivities(deps),
     ...createNotificationActivities(deps),
+    ...createSaleRefundActivities(deps),
+    ...createSettlementActivities(deps),
   };
 }
 

@@ -28,24 +28,28 @@ export async function checkLedger(db: Knex): Promise<LedgerCheck[]> {
   const txCount = n((await db('ledger_transactions').count({ c: '*' }).first())?.c);
   add('every transaction balances', unbalanced.map((u: Record<string, unknown>) => `transaction ${u.transaction_id} is off by ${u.s}`), txCount);
 
-  // 2. Per issuer: payable = sales net − payouts.
+  // 2. Per issuer: payable = sales net − refunds (net of refunded sales) − payouts.
   const issuers = await db('issuers').pluck('id');
   const mismatches: string[] = [];
   for (const issuerId of issuers) {
     const account = Accounts.issuerPayable(issuerId);
     const ledgerPayable = -(await sumAccount(db, account));
     const salesNet = n((await db('sales').where({ issuer_id: issuerId }).sum({ s: 'issuer_net_minor' }).first())?.s);
+    const refunds = n((await db('sale_refunds').where({ issuer_id: issuerId }).sum({ s: 'issuer_net_minor' }).first())?.s);
     const payouts = n((await db('ledger_entries as e').join('ledger_transactions as t', 't.id', 'e.transaction_id').where({ 'e.account': account, 't.kind': 'payout' }).sum({ s: 'e.amount_minor' }).first())?.s);
-    if (ledgerPayable !== salesNet - payouts) mismatches.push(`${issuerId}: ledger owes ${ledgerPayable}, sales net ${salesNet} − payouts ${payouts} = ${salesNet - payouts}`);
+    const expected = salesNet - refunds - payouts;
+    if (ledgerPayable !== expected) mismatches.push(`${issuerId}: ledger owes ${ledgerPayable}, sales net ${salesNet} − refunds ${refunds} − payouts ${payouts} = ${expected}`);
   }
-  add('issuer payable = sales net − payouts', mismatches, issuers.length);
+  add('issuer payable = sales net − refunds − payouts', mismatches, issuers.length);
 
-  // 3. Revenue accounts match the fees on the sales.
+  // 3. Revenue accounts match the fees on the sales (a refunded sale gives its operator fee back).
   const fees = await db('sales').sum({ op: 'operator_fee_minor', cust: 'customer_fee_minor' }).first();
+  const refundedFees = n((await db('sale_refunds').sum({ s: 'operator_fee_minor' }).first())?.s);
   const feeMismatch: string[] = [];
   const opRev = -(await sumAccount(db, Accounts.operatorFeeRevenue));
   const custRev = -(await sumAccount(db, Accounts.issuanceFeeRevenue));
-  if (opRev !== n(fees?.op)) feeMismatch.push(`operator fee revenue ${opRev} ≠ sales' operator fees ${n(fees?.op)}`);
+  const opFees = n(fees?.op) - refundedFees;
+  if (opRev !== opFees) feeMismatch.push(`operator fee revenue ${opRev} ≠ sales' operator fees ${n(fees?.op)} − refunded ${refundedFees}`);
   if (custRev !== n(fees?.cust)) feeMismatch.push(`issuance fee revenue ${custRev} ≠ sales' issuance fees ${n(fees?.cust)}`);
   add('fee revenue = fees on sales', feeMismatch, 2);
 

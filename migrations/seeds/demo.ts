@@ -56,6 +56,11 @@ export async function seedDemo(db: Knex, opts: DemoSeedOptions): Promise<{ creat
     { id: DEMO_ISSUERS.railway, name: 'Kanto Railway', currency: 'JPY', notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
     { id: DEMO_ISSUERS.telco, name: 'Hikari Mobile', currency: 'JPY', notify_url: opts.notifyUrl, webhook_secret: secret, created_at_ms: now },
   ]);
+  // Where each issuer's takings are paid (Zengin fields: half-width kana names).
+  const bank = { bank_code: '0005', bank_name: 'ﾐﾂﾋﾞｼﾕ-ｴﾌｼﾞｴｲ', branch_code: '001', branch_name: 'ﾎﾝﾃﾝ', account_type: '1' };
+  await db('issuers').where({ id: DEMO_ISSUERS.promoter }).update({ ...bank, account_number: '7654321', account_holder_kana: 'ｻﾝﾗｲｽﾞﾌﾟﾛﾓ-ｼﾖﾝｽﾞ' });
+  await db('issuers').where({ id: DEMO_ISSUERS.railway }).update({ ...bank, account_number: '7654322', account_holder_kana: 'ｶﾝﾄｳﾃﾂﾄﾞｳ' });
+  await db('issuers').where({ id: DEMO_ISSUERS.telco }).update({ ...bank, account_number: '7654323', account_holder_kana: 'ﾋｶﾘﾓﾊﾞｲﾙ' });
   // The operator's fee: 8 % on tickets, 3 % on passes, 5 % + ¥10 on prepaid cards, in force from the start.
   await db('fee_rules').insert([
     { issuer_id: DEMO_ISSUERS.promoter, product_type: null, bps: 800, fixed_minor: 0, reissue_fee_minor: 550, effective_from_ms: 0, created_at_ms: now },

@@ -1,0 +1,431 @@
+/**
+ * Settlement activities: what the settlement workflow does to the database, each step idempotent.
+ *
+ * computeSettlement — one DB transaction: the settlement row (unique per issuer and period start;
+ *   a retry or a second run finds it and changes nothing), then set-based claims, never a row at a
+ *   time: every unsettled sale of the issuer sold before the period's end
+ *   (`UPDATE sales SET settlement_id = ? WHERE issuer_id = ? AND settlement_id IS NULL AND
+ *   sold_at_ms < ?`), every unsettled refund likewise, and every negative balance of the issuer's
+ *   earlier settlements not yet carried anywhere. A sale that arrived after its own period was
+ *   settled is claimed by the next run and flagged late (sold before this period's start). Totals
+ *   are SQL sums over what was claimed. net = Σ sales' issuer net − Σ refunds' issuer net + carried
+ *   in; a negative net is carried forward instead of paid.
+ * renderSettlementStatement — the statement (CSV and JSON) from the claimed rows, checked against
+ *   the stored totals, stored once (written only while `statement_sha256` is null).
+ * preparePayoutInstruction — the Zengin transfer file for a positive payout, one per settlement
+ *   (`payout_instructions.settlement_id` unique). Retried while the issuer has no bank account.
+ * approveSettlement / markPayoutSent / confirmPayout — conditional status updates
+ *   (awaiting_approval → approved → sent → paid); the payout's ledger transaction
+ *   (issuer payable → operator bank, kind 'payout', ref = settlement id) is posted with `paid`.
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { issuerPaidOut } from '../../domain/ledger';
+import { businessDayAfter } from '../../domain/settlement-period';
+import { renderStatementCsv, renderStatementJson, statementTotals, type SettlementItem, type SettlementStatement } from '../../domain/settlement-statement';
+import { encodeZenginTransfer, type ZenginHeader } from '../../domain/zengin';
+import { loadConfig, type Config } from '../../lib/config';
+import { isUniqueViolation } from '../../lib/db';
+import type { CenterDeps } from './deps';
+import { refuse } from './errors';
+import { postTransaction } from './ledger';
+
+export type SettlementStatus = 'computing' | 'computed' | 'needs_bank_account' | 'awaiting_approval' | 'approved' | 'sent' | 'paid' | 'carried_forward' | 'closed';
+
+export interface SettlementPeriodInput {
+  settlementId: string;
+  issuerId: string;
+  periodStartMs: number;
+  periodEndMs: number;
+  /** Local date of the period's start (YYYY-MM-DD). */
+  periodLabel: string;
+}
+
+export interface SettlementSummary {
+  settlementId: string;
+  issuerId: string;
+  currency: string;
+  periodStartMs: number;
+  periodEndMs: number;
+  periodLabel: string;
+  status: SettlementStatus;
+  saleCount: number;
+  refundCount: number;
+  lateCount: number;
+  grossMinor: number;
+  feesMinor: number;
+  refundsMinor: number;
+  carriedInMinor: number;
+  netMinor: number;
+  payoutMinor: number;
+  carriedOutMinor: number;
+  carriedToSettlementId: string | null;
+  statementSha256: string | null;
+  approvedBy: string | null;
+  approvedAtMs: number | null;
+  sentAtMs: number | null;
+  bankReference: string | null;
+  confirmedBy: string | null;
+  paidAtMs: number | null;
+  createdAtMs: number;
+}
+
+export interface PayoutInstructionInfo {
+  settlementId: string;
+  amountMinor: number;
+  transferDate: string;
+  format: 'zengin';
+  fileSha256: string;
+}
+
+/** The payout's settings: the operator's account (Zengin header) and the transfer date lag. */
+export interface PayoutSettings {
+  header: Omit<ZenginHeader, 'transferDate'>;
+  payoutLagDays: number;
+}
+
+export function payoutSettingsFrom(config: Config): PayoutSettings {
+  return {
+    header: {
+      requesterCode: config.PAYOUT_REQUESTER_CODE,
+      requesterName: config.PAYOUT_REQUESTER_NAME,
+      bankCode: config.PAYOUT_BANK_CODE,
+      bankName: config.PAYOUT_BANK_NAME,
+      branchCode: config.PAYOUT_BRANCH_CODE,
+      branchName: config.PAYOUT_BRANCH_NAME,
+      accountType: config.PAYOUT_ACCOUNT_TYPE,
+      accountNumber: config.PAYOUT_ACCOUNT_NUMBER,
+    },
+    payoutLagDays: config.SETTLEMENT_PAYOUT_LAG_DAYS,
+  };
+}
+
+const n = (v: unknown) => Number(v ?? 0);
+const nOrNull = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+export function toSummary(r: Record<string, unknown>): SettlementSummary {
+  return {
+    settlementId: String(r.id),
+    issuerId: String(r.issuer_id),
+    currency: String(r.currency),
+    periodStartMs: n(r.period_start_ms),
+    periodEndMs: n(r.period_end_ms),
+    periodLabel: String(r.period_label),
+    status: r.status as SettlementStatus,
+    saleCount: n(r.sale_count),
+    refundCount: n(r.refund_count),
+    lateCount: n(r.late_count),
+    grossMinor: n(r.gross_minor),
+    feesMinor: n(r.fees_minor),
+    refundsMinor: n(r.refunds_minor),
+    carriedInMinor: n(r.carried_in_minor),
+    netMinor: n(r.net_minor),
+    payoutMinor: n(r.payout_minor),
+    carriedOutMinor: n(r.carried_out_minor),
+    carriedToSettlementId: (r.carried_to_settlement_id as string | null) ?? null,
+    statementSha256: (r.statement_sha256 as string | null) ?? null,
+    approvedBy: (r.approved_by as string | null) ?? null,
+    approvedAtMs: nOrNull(r.approved_at_ms),
+    sentAtMs: nOrNull(r.sent_at_ms),
+    bankReference: (r.bank_reference as string | null) ?? null,
+    confirmedBy: (r.confirmed_by as string | null) ?? null,
+    paidAtMs: nOrNull(r.paid_at_ms),
+    createdAtMs: n(r.created_at_ms),
+  };
+}
+
+/**
+ * Computes and stores the settlement of one issuer and period (see the file header). Safe to run
+ * any number of times, concurrently too: the first run's result is returned to every later one.
+ */
+export async function computeSettlement(db: Knex, input: SettlementPeriodInput, nowMs: number): Promise<SettlementSummary> {
+  if (!(input.periodStartMs < input.periodEndMs)) throw refuse('InvariantBroken', `settlement ${input.settlementId}: empty period`);
+  const run = () =>
+    db.transaction(async (trx) => {
+      const existing = await trx('settlements').where({ id: input.settlementId }).first();
+      if (existing) return toSummary(existing);
+      const issuer = await trx('issuers').where({ id: input.issuerId }).first('id', 'currency');
+      if (!issuer) throw refuse('UnknownItem', `no issuer ${input.issuerId}`);
+      const id = input.settlementId;
+      await trx('settlements').insert({
+        id,
+        issuer_id: input.issuerId,
+        currency: issuer.currency,
+        period_start_ms: input.periodStartMs,
+        period_end_ms: input.periodEndMs,
+        period_label: input.periodLabel,
+        status: 'computing',
+        created_at_ms: nowMs,
+        updated_at_ms: nowMs,
+      });
+      // Claims: set-based, each row to exactly one settlement.
+      await trx('sales').where({ issuer_id: input.issuerId }).whereNull('settlement_id').andWhere('sold_at_ms', '<', input.periodEndMs).update({ settlement_id: id });
+      await trx('sale_refunds').where({ issuer_id: input.issuerId }).whereNull('settlement_id').andWhere('refunded_at_ms', '<', input.periodEndMs).update({ settlement_id: id });
+      await trx('settlements')
+        .where({ issuer_id: input.issuerId })
+        .whereNot({ id })
+        .whereNull('carried_to_settlement_id')
+        .andWhere('carried_out_minor', '<', 0)
+        .update({ carried_to_settlement_id: id });
+
+      const s = await trx('sales')
+        .where({ settlement_id: id })
+        .first(
+          trx.raw('count(*) as c'),
+          trx.raw('coalesce(sum(price_minor), 0) as gross'),
+          trx.raw('coalesce(sum(operator_fee_minor), 0) as fees'),
+          trx.raw('coalesce(sum(issuer_net_minor), 0) as net'),
+          trx.raw('coalesce(sum(case when sold_at_ms < ? then 1 else 0 end), 0) as late', [input.periodStartMs]),
+        );
+      const r = await trx('sale_refunds')
+        .where({ settlement_id: id })
+        .first(
+          trx.raw('count(*) as c'),
+          trx.raw('coalesce(sum(price_minor), 0) as price'),
+          trx.raw('coalesce(sum(operator_fee_minor), 0) as fees'),
+          trx.raw('coalesce(sum(issuer_net_minor), 0) as net'),
+          trx.raw('coalesce(sum(case when refunded_at_ms < ? then 1 else 0 end), 0) as late', [input.periodStartMs]),
+        );
+      const carried = await trx('settlements').where({ carried_to_settlement_id: id }).first(trx.raw('coalesce(sum(carried_out_minor), 0) as c'));
+      const carriedIn = n(carried?.c);
+      const net = n(s?.net) - n(r?.net) + carriedIn;
+      const payout = Math.max(net, 0);
+      const status: SettlementStatus = payout > 0 ? 'computed' : net < 0 ? 'carried_forward' : 'closed';
+      await trx('settlements')
+        .where({ id })
+        .update({
+          status,
+          sale_count: n(s?.c),
+          refund_count: n(r?.c),
+          late_count: n(s?.late) + n(r?.late),
+          gross_minor: n(s?.gross),
+          fees_minor: n(s?.fees) - n(r?.fees),
+          refunds_minor: n(r?.price),
+          carried_in_minor: carriedIn,
+          net_minor: net,
+          payout_minor: payout,
+          carried_out_minor: Math.min(net, 0),
+          updated_at_ms: nowMs,
+        });
+      return toSummary(await trx('settlements').where({ id }).first());
+    });
+  try {
+    return await run();
+  } catch (err) {
+    // A concurrent run of the same settlement committed first: return its result.
+    if (isUniqueViolation(err)) {
+      const row = await db('settlements').where({ id: input.settlementId }).first();
+      if (row) return toSummary(row);
+      const other = await db('settlements').where({ issuer_id: input.issuerId, period_start_ms: input.periodStartMs }).first('id');
+      if (other) throw refuse('InvariantBroken', `issuer ${input.issuerId}'s period starting ${input.periodStartMs} is already settled as ${other.id}`);
+    }
+    throw err;
+  }
+}
+
+/** A settlement's items, in statement order: sales, then refunds, each by time and sale id. */
+export async function settlementItems(db: Knex, settlementId: string, periodStartMs: number): Promise<SettlementItem[]> {
+  const sales = await db('sales as s')
+    .join('issuances as i', 'i.id', 's.issuance_id')
+    .where('s.settlement_id', settlementId)
+    .orderBy([{ column: 's.sold_at_ms' }, { column: 's.id' }])
+    .select('s.id', 's.issuance_id', 's.card_id', 'i.title', 's.sold_at_ms', 's.price_minor', 's.operator_fee_minor', 's.issuer_net_minor');
+  const refunds = await db('sale_refunds as r')
+    .join('issuances as i', 'i.id', 'r.issuance_id')
+    .where('r.settlement_id', settlementId)
+    .orderBy([{ column: 'r.refunded_at_ms' }, { column: 'r.sale_id' }])
+    .select('r.sale_id', 'r.issuance_id', 'r.card_id', 'i.title', 'r.refunded_at_ms', 'r.price_minor', 'r.operator_fee_minor', 'r.issuer_net_minor');
+  return [
+    ...sales.map((x): SettlementItem => ({
+      kind: 'sale',
+      saleId: n(x.id),
+      issuanceId: x.issuance_id,
+      cardId: x.card_id,
+      title: x.title,
+      soldAtMs: n(x.sold_at_ms),
+      priceMinor: n(x.price_minor),
+      operatorFeeMinor: n(x.operator_fee_minor),
+      issuerNetMinor: n(x.issuer_net_minor),
+      late: n(x.sold_at_ms) < periodStartMs,
+    })),
+    ...refunds.map((x): SettlementItem => ({
+      kind: 'refund',
+      saleId: n(x.sale_id),
+      issuanceId: x.issuance_id,
+      cardId: x.card_id,
+      title: x.title,
+      soldAtMs: n(x.refunded_at_ms),
+      priceMinor: -n(x.price_minor),
+      operatorFeeMinor: -n(x.operator_fee_minor),
+      issuerNetMinor: -n(x.issuer_net_minor),
+      late: n(x.refunded_at_ms) < periodStartMs,
+    })),
+  ];
+}
+
+/** The full statement of a computed settlement, checked against its stored totals. */
+export async function buildStatement(db: Knex, settlementId: string): Promise<SettlementStatement> {
+  const row = await db('settlements as s').join('issuers as i', 'i.id', 's.issuer_id').where('s.id', settlementId).first('s.*', 'i.name as issuer_name');
+  if (!row) throw refuse('UnknownItem', `no settlement ${settlementId}`);
+  const sum = toSummary(row);
+  if (sum.status === 'computing') throw refuse('InvariantBroken', `settlement ${settlementId} is still being computed`);
+  const items = await settlementItems(db, settlementId, sum.periodStartMs);
+  const totals = statementTotals(items, sum.carriedInMinor);
+  const stored = { grossMinor: sum.grossMinor, feesMinor: sum.feesMinor, refundsMinor: sum.refundsMinor, netMinor: sum.netMinor, payoutMinor: sum.payoutMinor, carriedOutMinor: sum.carriedOutMinor };
+  for (const k of Object.keys(stored) as (keyof typeof stored)[]) {
+    if (stored[k] !== totals[k]) throw refuse('InvariantBroken', `settlement ${settlementId}: stored ${k} ${stored[k]} ≠ ${totals[k]} from its items`);
+  }
+  return {
+    settlementId,
+    issuerId: sum.issuerId,
+    issuerName: row.issuer_name,
+    currency: sum.currency,
+    periodStartMs: sum.periodStartMs,
+    periodEndMs: sum.periodEndMs,
+    items,
+    carriedInMinor: sum.carriedInMinor,
+    ...totals,
+  };
+}
+
+export async function renderSettlementStatement(db: Knex, settlementId: string, nowMs: number): Promise<{ sha256: string; csvBytes: number }> {
+  const done = await db('settlements').where({ id: settlementId }).first('statement_sha256', 'statement_csv');
+  if (done?.statement_sha256) return { sha256: done.statement_sha256, csvBytes: Buffer.byteLength(done.statement_csv ?? '') };
+  const statement = await buildStatement(db, settlementId);
+  const csv = renderStatementCsv(statement);
+  const json = renderStatementJson(statement);
+  const sha256 = createHash('sha256').update(csv).digest('hex');
+  await db('settlements').where({ id: settlementId }).whereNull('statement_sha256').update({ statement_csv: csv, statement_json: json, statement_sha256: sha256, updated_at_ms: nowMs });
+  const stored = await db('settlements').where({ id: settlementId }).first('statement_sha256');
+  return { sha256: stored.statement_sha256, csvBytes: Buffer.byteLength(csv) };
+}
+
+function mmdd(isoDate: string): string {
+  return isoDate.slice(5, 7) + isoDate.slice(8, 10);
+}
+
+export async function preparePayoutInstruction(db: Knex, settlementId: string, settings: PayoutSettings, nowMs: number): Promise<PayoutInstructionInfo | null> {
+  const existing = await db('payout_instructions').where({ settlement_id: settlementId }).first();
+  if (existing) return { settlementId, amountMinor: n(existing.amount_minor), transferDate: existing.transfer_date, format: 'zengin', fileSha256: existing.file_sha256 };
+  const row = await db('settlements as s').join('issuers as i', 'i.id', 's.issuer_id').where('s.id', settlementId).first('s.*', 'i.bank_code', 'i.bank_name', 'i.branch_code', 'i.branch_name', 'i.account_type', 'i.account_number', 'i.account_holder_kana');
+  if (!row) throw refuse('UnknownItem', `no settlement ${settlementId}`);
+  const sum = toSummary(row);
+  if (sum.payoutMinor <= 0) return null;
+  if (!row.bank_code || !row.branch_code || !row.account_number || !row.account_holder_kana || !row.account_type) {
+    await db('settlements').where({ id: settlementId }).whereIn('status', ['computed']).update({ status: 'needs_bank_account', updated_at_ms: nowMs });
+    // Retryable: the workflow keeps trying (with backoff) until finance enters the account.
+    throw ApplicationFailure.retryable(`issuer ${sum.issuerId} has no bank account for payouts; enter it and the settlement continues`, 'MissingBankAccount');
+  }
+  const transferDate = businessDayAfter(sum.periodLabel, settings.payoutLagDays);
+  const file = encodeZenginTransfer({ ...settings.header, transferDate: mmdd(transferDate) }, [
+    {
+      bankCode: row.bank_code,
+      bankName: row.bank_name ?? '',
+      branchCode: row.branch_code,
+      branchName: row.branch_name ?? '',
+      accountType: row.account_type,
+      accountNumber: row.account_number,
+      payeeName: row.account_holder_kana,
+      amountMinor: sum.payoutMinor,
+    },
+  ]);
+  const fileSha256 = createHash('sha256').update(file).digest('hex');
+  try {
+    await db.transaction(async (trx) => {
+      await trx('payout_instructions').insert({ settlement_id: settlementId, issuer_id: sum.issuerId, amount_minor: sum.payoutMinor, currency: sum.currency, transfer_date: transferDate, format: 'zengin', file, file_sha256: fileSha256, created_at_ms: nowMs });
+      await trx('settlements').where({ id: settlementId }).whereIn('status', ['computed', 'needs_bank_account']).update({ status: 'awaiting_approval', updated_at_ms: nowMs });
+    });
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+  }
+  const stored = await db('payout_instructions').where({ settlement_id: settlementId }).first();
+  return { settlementId, amountMinor: n(stored.amount_minor), transferDate: stored.transfer_date, format: 'zengin', fileSha256: stored.file_sha256 };
+}
+
+async function summaryOf(db: Knex, settlementId: string): Promise<SettlementSummary> {
+  const row = await db('settlements').where({ id: settlementId }).first();
+  if (!row) throw refuse('UnknownItem', `no settlement ${settlementId}`);
+  return toSummary(row);
+}
+
+export async function approveSettlement(db: Knex, settlementId: string, approver: string, nowMs: number): Promise<SettlementSummary> {
+  await db('settlements').where({ id: settlementId, status: 'awaiting_approval' }).update({ status: 'approved', approved_by: approver.slice(0, 100), approved_at_ms: nowMs, updated_at_ms: nowMs });
+  return summaryOf(db, settlementId);
+}
+
+export async function markPayoutSent(db: Knex, settlementId: string, nowMs: number): Promise<SettlementSummary> {
+  await db('settlements').where({ id: settlementId, status: 'approved' }).update({ status: 'sent', sent_at_ms: nowMs, updated_at_ms: nowMs });
+  return summaryOf(db, settlementId);
+}
+
+export async function confirmPayout(db: Knex, settlementId: string, confirmation: { bankReference: string; confirmedBy: string }, nowMs: number): Promise<SettlementSummary> {
+  return db.transaction(async (trx) => {
+    const row = await trx('settlements').where({ id: settlementId }).first();
+    if (!row) throw refuse('UnknownItem', `no settlement ${settlementId}`);
+    const changed = await trx('settlements')
+      .where({ id: settlementId, status: 'sent' })
+      .update({ status: 'paid', bank_reference: confirmation.bankReference.slice(0, 100), confirmed_by: confirmation.confirmedBy.slice(0, 100), paid_at_ms: nowMs, updated_at_ms: nowMs });
+    if (changed !== 1) return toSummary(await trx('settlements').where({ id: settlementId }).first());
+    await postTransaction(trx, {
+      kind: 'payout',
+      ref: settlementId,
+      currency: row.currency,
+      description: `Payout of settlement ${settlementId} (bank reference ${confirmation.bankReference})`,
+      postings: issuerPaidOut(row.issuer_id, n(row.payout_minor)),
+      atMs: nowMs,
+    });
+    return toSummary(await trx('settlements').where({ id: settlementId }).first());
+  });
+}
+
+export interface SettlementDeps extends CenterDeps {
+  payoutSettings?: PayoutSettings;
+}
+
+/**
+ * Runs an activity's work while heartbeating every 2 s, so a worker that dies mid-step is noticed
+ * after the workflow's heartbeat timeout (10 s) however long the step may take on a big period.
+ */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    ctx = undefined; // called outside an activity (tests, scripts)
+  }
+  const timer = ctx ? setInterval(() => ctx!.heartbeat(), 2_000) : undefined;
+  try {
+    ctx?.heartbeat();
+    return await work();
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+export function createSettlementActivities(deps: SettlementDeps) {
+  const { db, now = Date.now } = deps;
+  let settings = deps.payoutSettings;
+  const payoutSettings = () => (settings ??= payoutSettingsFrom(loadConfig()));
+  return {
+    async computeSettlement(input: SettlementPeriodInput): Promise<SettlementSummary> {
+      return heartbeating(() => computeSettlement(db, input, now()));
+    },
+    async renderSettlementStatement(settlementId: string): Promise<{ sha256: string; csvBytes: number }> {
+      return heartbeating(() => renderSettlementStatement(db, settlementId, now()));
+    },
+    async preparePayoutInstruction(settlementId: string): Promise<PayoutInstructionInfo | null> {
+      return heartbeating(() => preparePayoutInstruction(db, settlementId, payoutSettings(), now()));
+    },
+    async approveSettlement(settlementId: string, approver: string): Promise<SettlementSummary> {
+      return heartbeating(() => approveSettlement(db, settlementId, approver, now()));
+    },
+    async markPayoutSent(settlementId: string): Promise<SettlementSummary> {
+      return heartbeating(() => markPayoutSent(db, settlementId, now()));
+    },
+    async confirmPayout(settlementId: string, confirmation: { bankReference: string; confirmedBy: string }): Promise<SettlementSummary> {
+      return heartbeating(() => confirmPayout(db, settlementId, confirmation, now()));
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The settlement workflow on the real stack with the center worker as a separate process that is
+ * SIGKILLed twice mid-settlement (before the payout file is made, and after approval before the
+ * payout is marked sent): the statement is the same as before the crash, there is one payout
+ * instruction, the approver is recorded, the bank's confirmation marks it paid and posts the
+ * payout once; starting the same settlement again finds the first.
+ */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { checkLedger } from '../../activities/center/ledger-check';
+import { buildStatement } from '../../activities/center/settlement';
+import { periodForDate } from '../../domain/settlement-period';
+import { renderStatementCsv } from '../../domain/settlement-statement';
+import { decodeZenginTransfer } from '../../domain/zengin';
+import { startSettlement } from '../../lib/settlement-schedule';
+import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
+import { approveSettlementUpdate, confirmPayoutUpdate, settlementStateQuery } from '../../workflows/settlement';
+import { startStack, type Stack } from '../support/stack';
+import { giveBankAccounts, makeSale, n } from './fixtures';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ workers: 'processes' });
+  await giveBankAccounts(stack.db);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function killCenter() {
+  await Promise.all(stack.processes.filter((p) => p.role === 'center').map((p) => p.kill('SIGKILL')));
+}
+
+test('center worker killed mid-settlement, twice: same statement, one payout instruction, paid once', async () => {
+  const db = stack.db;
+  const issuerId = DEMO_ISSUERS.railway;
+  const period = periodForDate('2025-02-03');
+  const sales = [];
+  for (let i = 0; i < 5; i++) sales.push(await makeSale(db, { issuerId, priceMinor: 10000 + i * 1000, soldAtMs: period.startMs + i * 3_600_000 }));
+  const expectedNet = sales.reduce((s, x) => s + x.issuerNetMinor, 0);
+
+  await killCenter();
+  const faulty = stack.startCenter({ FAULT_KILL_BEFORE_ACTIVITY: 'preparePayoutInstruction' });
+  const scheduling = { client: stack.temporal, taskQueue: stack.centerTaskQueue, period: { closeTime: '00:00', timeZone: 'Asia/Tokyo' } };
+  const { handle } = await startSettlement(scheduling, issuerId, period);
+  expect(handle.workflowId).toBe('settlement-kanto-railway-2025-02-03');
+  await faulty.exited;
+  expect(faulty.child.signalCode).toBe('SIGKILL');
+  const computed = await db('settlements').where({ id: handle.workflowId }).first();
+  expect(computed).toMatchObject({ status: 'computed' });
+  expect(n(computed.net_minor)).toBe(expectedNet);
+  expect(computed.statement_sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(await db('payout_instructions').where({ settlement_id: handle.workflowId })).toHaveLength(0);
+
+  // A second start while it is running finds the same run.
+  const again = await startSettlement(scheduling, issuerId, period);
+  expect(again.handle.workflowId).toBe(handle.workflowId);
+
+  const second = stack.startCenter({ FAULT_KILL_BEFORE_ACTIVITY: 'markPayoutSent' });
+  await until('awaiting approval', async () => (await handle.query(settlementStateQuery)).status === 'awaiting_approval');
+  // A confirmation before approval is refused by the validator.
+  await expect(handle.executeUpdate(confirmPayoutUpdate, { args: [{ bankReference: 'EARLY', confirmedBy: 'bank' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+  const approved = await handle.executeUpdate(approveSettlementUpdate, { args: [{ approver: 'finance.alice' }], updateId: 'approve-req-1' });
+  expect(approved.status).toBe('approved');
+  await second.exited; // died before marking the payout sent
+  expect(second.child.signalCode).toBe('SIGKILL');
+  stack.startCenter();
+  await until('sent', async () => (await handle.query(settlementStateQuery)).status === 'sent');
+  const paid = await handle.executeUpdate(confirmPayoutUpdate, { args: [{ bankReference: 'ZB-20250205-1', confirmedBy: 'finance.bob' }], updateId: 'confirm-req-1' });
+  expect(paid.status).toBe('paid');
+  const result = await handle.result();
+  expect(result.summary).toMatchObject({ status: 'paid', approvedBy: 'finance.alice', bankReference: 'ZB-20250205-1', payoutMinor: expectedNet });
+
+  const row = await db('settlements').where({ id: handle.workflowId }).first();
+  expect(row.statement_sha256).toBe(computed.statement_sha256);
+  expect(row.statement_csv).toBe(renderStatementCsv(await buildStatement(db, handle.workflowId)));
+  const instructions = await db('payout_instructions').where({ settlement_id: handle.workflowId });
+  expect(instructions).toHaveLength(1);
+  expect(decodeZenginTransfer(Buffer.from(instructions[0].file)).totalAmountMinor).toBe(expectedNet);
+  expect(await db('ledger_transactions').where({ kind: 'payout', ref: handle.workflowId })).toHaveLength(1);
+  expect((await checkLedger(db)).filter((c) => !c.ok)).toEqual([]);
+
+  // Started again after it finished: found, not rerun; nothing changes.
+  const third = await startSettlement(scheduling, issuerId, period);
+  expect(third.started).toBe(false);
+  expect(await db('settlements').where({ issuer_id: issuerId })).toHaveLength(1);
+  expect(n((await db('sales').where({ settlement_id: handle.workflowId }).count({ c: '*' }).first())?.c)).toBe(5);
+});
