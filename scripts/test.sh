@@ -16,6 +16,6 @@ results=$(mktemp)
 status=0
 npx jest --runInBand --json --outputFile="$results" "$@" || status=$?
 # One plain closing line for whoever reads the log: "N passed, N failed".
-node -e 'const r = require(process.argv[1]); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""))' "$results" || true
 rm -f "$results"
 exit "$status"

@@ -129,7 +129,8 @@ test('late arrivals, refunds after settlement, a negative net carried forward on
 test('payout: the Zengin file, approval, sent, bank confirmation, the ledger', async () => {
   const db = stack.db;
   const id = settlementIdFor(P, { label: '2025-01-10' });
-  // No bank account yet: retryable refusal, visible status.
+  // No bank account (the demo seed gives one; take it away): retryable refusal, visible status.
+  await db('issuers').where({ id: P }).update({ bank_code: null, account_number: null });
   await expect(preparePayoutInstruction(db, id, SETTINGS, Date.now())).rejects.toThrow(/no bank account/);
   expect((await db('settlements').where({ id }).first()).status).toBe('needs_bank_account');
   await giveBankAccounts(db);
