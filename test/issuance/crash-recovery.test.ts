@@ -8,6 +8,7 @@
 import { freeSeat } from '../support/assertions';
 import { Kiosk } from '../support/kiosk-client';
 import { startStack, type Stack } from '../support/stack';
+import { until } from '../support/until';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -17,15 +18,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('terminal worker killed while printing: one card, one sale', async () => {
   const tid = stack.terminalIds[0];

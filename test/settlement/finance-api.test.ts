@@ -10,6 +10,7 @@ import { ensureSettlementSchedules } from '../../lib/settlement-schedule';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
 import { startStack, type Stack } from '../support/stack';
 import { giveBankAccounts, makeSale } from './fixtures';
+import { until } from '../support/until';
 
 const TOKEN = 'alice-token-0123456789abcdef';
 process.env.OPERATOR_TOKENS = `finance.alice:${TOKEN},finance.bob:bob-token-0123456789abcdef`;
@@ -39,15 +40,6 @@ async function api(method: string, path: string, body?: unknown, token: string |
   return { status: res.status, json, text, headers: res.headers, buffer: Buffer.from(text, 'latin1') };
 }
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('no token: 401; a wrong token: 403; both in the error shape', async () => {
   const none = await api('GET', '/settlements', undefined, null);

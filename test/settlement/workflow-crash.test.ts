@@ -16,6 +16,7 @@ import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
 import { approveSettlementUpdate, confirmPayoutUpdate, settlementStateQuery } from '../../workflows/settlement';
 import { startStack, type Stack } from '../support/stack';
 import { giveBankAccounts, makeSale, n } from './fixtures';
+import { until } from '../support/until';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -26,15 +27,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function killCenter() {
   await Promise.all(stack.processes.filter((p) => p.role === 'center').map((p) => p.kill('SIGKILL')));
