@@ -1,4 +1,5 @@
 import type { Db } from '../../lib/db';
+import type { PeriodConfig } from '../../domain/settlement-period';
 
 /** What center activities need from the outside world; tests pass real or fake ones. */
 export interface CenterDeps {
@@ -7,4 +8,7 @@ export interface CenterDeps {
   /** HTTP client for issuer notifications (global fetch by default). */
   fetch?: typeof fetch;
   notifyTimeoutMs?: number;
+  /** Settlement periods (close time and zone) that sales are batched by; from configuration by default. */
+  periodConfig?: PeriodConfig;
 }
+

@@ -3,10 +3,14 @@
  * issuer with the operator's fee from the fee rule in force, the ledger moves the prepayment to
  * the issuer's payable and the operator's revenue, and the issuance is marked sold.
  * The unique key on sales.issuance_id makes a retry find the first sale instead of a second.
+ * The sale goes into its issuer's open settlement batch (activities/center/settlement-batches.ts).
  */
 import { saleRecognised } from '../../domain/ledger';
 import { operatorFee } from '../../domain/money';
+import { loadConfig } from '../../lib/config';
+import type { PeriodConfig } from '../../domain/settlement-period';
 import { feeRuleAt } from './fee-rules';
+import { openBatchFor } from './settlement-batches';
 import { postTransaction } from './ledger';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
@@ -19,7 +23,15 @@ export interface SaleRecord {
   currency: string;
 }
 
-export function createSaleActivities({ db, now = Date.now }: CenterDeps) {
+export function createSaleActivities({ db, now = Date.now, periodConfig }: CenterDeps) {
+  let periods = periodConfig;
+  const periodsOf = (): PeriodConfig => {
+    if (!periods) {
+      const c = loadConfig();
+      periods = { closeTime: c.SETTLEMENT_CLOSE_TIME, timeZone: c.SETTLEMENT_TIME_ZONE };
+    }
+    return periods;
+  };
   return {
     async recordSale(issuanceId: string, cardId: string): Promise<SaleRecord> {
       return db.transaction(async (trx) => {
@@ -52,6 +64,8 @@ export function createSaleActivities({ db, now = Date.now }: CenterDeps) {
           fee_fixed_minor: rule.fixedMinor,
           currency: iss.currency,
           sold_at_ms: soldAt,
+          title: String(iss.title).slice(0, 300),
+          batch_id: await openBatchFor(trx, iss.issuer_id, soldAt, periodsOf(), soldAt),
         };
         const [id] = await trx('sales').insert(row);
         await postTransaction(trx, {

@@ -2,12 +2,13 @@
  * Settlement activities: what the settlement workflow does to the database, each step idempotent.
  *
  * computeSettlement — one DB transaction: the settlement row (unique per issuer and period start;
- *   a retry or a second run finds it and changes nothing), then set-based claims, never a row at a
- *   time: every unsettled sale of the issuer sold before the period's end
- *   (`UPDATE sales SET settlement_id = ? WHERE issuer_id = ? AND settlement_id IS NULL AND
- *   sold_at_ms < ?`), every unsettled refund likewise, and every negative balance of the issuer's
- *   earlier settlements not yet carried anywhere. A sale that arrived after its own period was
- *   settled is claimed by the next run and flagged late (sold before this period's start). Totals
+ *   a retry or a second run finds it and changes nothing), then set-based claims: every open
+ *   settlement batch of the issuer whose period ended by the period's end (`UPDATE
+ *   settlement_batches SET settlement_id = ? WHERE issuer_id = ? AND settlement_id IS NULL AND
+ *   period_end_ms <= ?`; each sale went into its batch when it was recorded, see
+ *   settlement-batches.ts), every unsettled refund (`UPDATE sale_refunds …`, row by row: few),
+ *   and every negative balance of the issuer's earlier settlements not yet carried anywhere. A sale recorded after its own period was
+ *   settled went into a later batch and is flagged late (sold before this period's start). Totals
  *   are SQL sums over what was claimed. net = Σ sales' issuer net − Σ refunds' issuer net + carried
  *   in; a negative net is carried forward instead of paid.
  * renderSettlementStatement — the statement (CSV and JSON) from the claimed rows, checked against
@@ -137,6 +138,16 @@ export function toSummary(r: Record<string, unknown>): SettlementSummary {
 }
 
 /**
+ * READ COMMITTED on MySQL: the claim's UPDATE waits for the sales still going into the batches it
+ * claims (their shared locks), and the sums that follow must then see those sales; a REPEATABLE
+ * READ snapshot taken before the wait would not. It also takes no gap locks, so one issuer's
+ * claim never waits on another's.
+ */
+function claimIsolation(db: Knex): Knex.TransactionConfig | undefined {
+  return db.client.config.client === 'mysql2' ? { isolationLevel: 'read committed' } : undefined;
+}
+
+/**
  * Computes and stores the settlement of one issuer and period (see the file header). Safe to run
  * any number of times, concurrently too: the first run's result is returned to every later one.
  */
@@ -160,8 +171,10 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
         created_at_ms: nowMs,
         updated_at_ms: nowMs,
       });
-      // Claims: set-based, each row to exactly one settlement.
-      await trx('sales').where({ issuer_id: input.issuerId }).whereNull('settlement_id').andWhere('sold_at_ms', '<', input.periodEndMs).update({ settlement_id: id });
+      // Claims: whole batches of sales (a few rows, whatever the volume), then refunds row by row
+      // (few). A batch is claimed once its period has ended by this period's end, so no sale sold
+      // after the period is ever claimed; each batch, and so each sale, to exactly one settlement.
+      await trx('settlement_batches').where({ issuer_id: input.issuerId }).whereNull('settlement_id').andWhere('period_end_ms', '<=', input.periodEndMs).update({ settlement_id: id });
       await trx('sale_refunds').where({ issuer_id: input.issuerId }).whereNull('settlement_id').andWhere('refunded_at_ms', '<', input.periodEndMs).update({ settlement_id: id });
       await trx('settlements')
         .where({ issuer_id: input.issuerId })
@@ -171,7 +184,7 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
         .update({ carried_to_settlement_id: id });
 
       const s = await trx('sales')
-        .where({ settlement_id: id })
+        .whereIn('batch_id', trx('settlement_batches').select('id').where({ settlement_id: id }))
         .first(
           trx.raw('count(*) as c'),
           trx.raw('coalesce(sum(price_minor), 0) as gross'),
@@ -210,7 +223,7 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
           updated_at_ms: nowMs,
         });
       return toSummary(await trx('settlements').where({ id }).first());
-    });
+    }, claimIsolation(db));
   try {
     return await run();
   } catch (err) {
@@ -228,10 +241,9 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
 /** A settlement's items, in statement order: sales, then refunds, each by time and sale id. */
 export async function settlementItems(db: Knex, settlementId: string, periodStartMs: number): Promise<SettlementItem[]> {
   const sales = await db('sales as s')
-    .join('issuances as i', 'i.id', 's.issuance_id')
-    .where('s.settlement_id', settlementId)
+    .whereIn('s.batch_id', db('settlement_batches').select('id').where({ settlement_id: settlementId }))
     .orderBy([{ column: 's.sold_at_ms' }, { column: 's.id' }])
-    .select('s.id', 's.issuance_id', 's.card_id', 'i.title', 's.sold_at_ms', 's.price_minor', 's.operator_fee_minor', 's.issuer_net_minor');
+    .select('s.id', 's.issuance_id', 's.card_id', 's.title', 's.sold_at_ms', 's.price_minor', 's.operator_fee_minor', 's.issuer_net_minor');
   const refunds = await db('sale_refunds as r')
     .join('issuances as i', 'i.id', 'r.issuance_id')
     .where('r.settlement_id', settlementId)

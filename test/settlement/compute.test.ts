@@ -10,7 +10,7 @@ import { periodForDate, settlementIdFor } from '../../domain/settlement-period';
 import { decodeZenginTransfer } from '../../domain/zengin';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
 import { startStack, type Stack } from '../support/stack';
-import { BANK, giveBankAccounts, makeRefund, makeSale, n, payableBalance } from './fixtures';
+import { BANK, giveBankAccounts, makeRefund, makeSale, n, payableBalance, salesWithSettlement, settlementOfSale } from './fixtures';
 
 const SETTINGS: PayoutSettings = {
   header: { requesterCode: '0000000001', requesterName: 'ﾃﾞﾓｾﾝﾀ-', bankCode: '0001', bankName: 'ﾐｽﾞﾎ', branchCode: '001', branchName: 'ﾄｳｷﾖｳ', accountType: '1', accountNumber: '1234567' },
@@ -61,10 +61,12 @@ test('a period: its sales claimed once, totals from the fee rules, repeated and 
     carriedOutMinor: 0,
   });
   expect(a.operatorFeeMinor).toBe(960); // 8 %
-  const claimed = await db('sales').where({ settlement_id: s.settlementId }).orderBy('id').pluck('id');
+  const claimed = await salesWithSettlement(db).where('b.settlement_id', s.settlementId).orderBy('s.id').pluck('s.id');
   expect(claimed.map(Number)).toEqual(sales.map((x) => x.saleId));
-  expect((await db('sales').where({ id: after.saleId }).first()).settlement_id).toBeNull();
-  expect((await db('sales').where({ id: other.saleId }).first()).settlement_id).toBeNull();
+  expect(await settlementOfSale(db, after.saleId)).toBeNull();
+  expect(await settlementOfSale(db, other.saleId)).toBeNull();
+  // One batch claimed, whatever the number of sales in it.
+  expect(await db('settlement_batches').where({ settlement_id: s.settlementId })).toHaveLength(1);
   // Again later: nothing moves.
   expect(await computeSettlement(db, d1, Date.now())).toEqual(s);
   expect(n((await db('settlements').where({ issuer_id: P }).count({ c: '*' }).first())?.c)).toBe(1);
@@ -85,7 +87,7 @@ test('late arrivals, refunds after settlement, a negative net carried forward on
   const d4 = input(P, '2025-01-13');
   // A sale of day 1 recorded after day 1 was settled: it goes into day 2, flagged late.
   const late = await makeSale(db, { issuerId: P, priceMinor: 5000, soldAtMs: d1.periodStartMs + 5 * HOUR });
-  const day1Sale = await db('sales').where({ settlement_id: d1.settlementId }).orderBy('id').first();
+  const day1Sale = await salesWithSettlement(db).where('b.settlement_id', d1.settlementId).orderBy('s.id').first('s.*');
   // A day-1 (settled) sale refunded on day 2: a negative item of day 2.
   await makeRefund(db, day1Sale.issuance_id, d2.periodStartMs + HOUR);
   expect((await makeRefund(db, day1Sale.issuance_id, d2.periodStartMs + 2 * HOUR)).created).toBe(false); // once
@@ -107,7 +109,7 @@ test('late arrivals, refunds after settlement, a negative net carried forward on
 
   // Day 4: a refund of the day-3 small sale and of a day-1 sale → negative → carried forward.
   await makeRefund(db, other.issuanceId, d4.periodStartMs + HOUR);
-  const day1Second = await db('sales').where({ settlement_id: d1.settlementId }).orderBy('id').offset(1).first();
+  const day1Second = await salesWithSettlement(db).where('b.settlement_id', d1.settlementId).orderBy('s.id').offset(1).first('s.*');
   await makeRefund(db, day1Second.issuance_id, d4.periodStartMs + 2 * HOUR);
   const s4 = await computeSettlement(db, d4, Date.now());
   const net4 = -other.issuerNetMinor - n(day1Second.issuer_net_minor);
@@ -124,6 +126,38 @@ test('late arrivals, refunds after settlement, a negative net carried forward on
   const d6 = input(P, '2025-01-15');
   expect(await computeSettlement(db, d6, Date.now())).toMatchObject({ carriedInMinor: 0, netMinor: 0, status: 'closed' });
   expect((await buildStatement(db, s5.settlementId)).carriedInMinor).toBe(net4);
+});
+
+test('sales recorded while their batch is being claimed: each in exactly one settlement, the totals match the items', async () => {
+  const db = stack.db;
+  const d = input(R, '2025-02-03');
+  const next = input(R, '2025-02-04');
+  await makeSale(db, { issuerId: R, priceMinor: 1000, soldAtMs: d.periodStartMs + HOUR });
+  // 60 sales of the same period, 8 at a time, race the claim, which starts once 20 are in: each
+  // commits into the batch before the claim, or sees it claimed and goes into the next period's
+  // batch (late).
+  let done = 0;
+  let claimStarted!: () => void;
+  const twentyIn = new Promise<void>((r) => (claimStarted = r));
+  const made: Awaited<ReturnType<typeof makeSale>>[] = [];
+  const seller = async (w: number) => {
+    for (let i = w; i < 60; i += 8) {
+      made.push(await makeSale(db, { issuerId: R, priceMinor: 1000 + i, soldAtMs: d.periodStartMs + 2 * HOUR + i }));
+      if (++done === 20) claimStarted();
+    }
+  };
+  const [s] = await Promise.all([twentyIn.then(() => computeSettlement(db, d, Date.now())), ...Array.from({ length: 8 }, (_, w) => seller(w))]);
+  const st = await buildStatement(db, s.settlementId); // throws if the stored totals and the items disagree
+  const inFirst = new Set(st.items.map((i) => i.saleId));
+  expect(s.saleCount).toBe(inFirst.size);
+  const s2 = await computeSettlement(db, next, Date.now());
+  const st2 = await buildStatement(db, s2.settlementId);
+  const inSecond = new Set(st2.items.map((i) => i.saleId));
+  for (const m of made) expect(inFirst.has(m.saleId) !== inSecond.has(m.saleId)).toBe(true);
+  expect(st2.items.every((i) => i.late)).toBe(true);
+  // Nothing of the railway sold before the second period's end is left unclaimed.
+  const all = await db('sales').where({ issuer_id: R }).andWhere('sold_at_ms', '<', next.periodEndMs).pluck('id');
+  expect(all.map(Number).sort((a, b) => a - b)).toEqual([...inFirst, ...inSecond].sort((a, b) => a - b));
 });
 
 test('payout: the Zengin file, approval, sent, bank confirmation, the ledger', async () => {

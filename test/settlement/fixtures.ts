@@ -74,3 +74,12 @@ export const n = (v: unknown) => Number(v ?? 0);
 export async function payableBalance(db: Db, issuerId: string): Promise<number> {
   return -n((await db('ledger_entries').where({ account: `issuer_payable:${issuerId}` }).sum({ s: 'amount_minor' }).first())?.s);
 }
+
+/** Sales with the settlement that claimed them (through their batch; null while unclaimed). */
+export function salesWithSettlement(db: Db) {
+  return db('sales as s').leftJoin('settlement_batches as b', 'b.id', 's.batch_id');
+}
+
+export async function settlementOfSale(db: Db, saleId: number): Promise<string | null> {
+  return (await salesWithSettlement(db).where('s.id', saleId).first('b.settlement_id')).settlement_id ?? null;
+}

@@ -16,7 +16,7 @@ import { periodForDate, settlementIdFor } from '../../domain/settlement-period';
 import { createDb, isUniqueViolation, type Db } from '../../lib/db';
 import { migrateLatest } from '../../migrations';
 import { DEMO_ISSUERS, seedDemo } from '../../migrations/seeds/demo';
-import { giveBankAccounts, makeRefund, makeSale, n, type MadeSale } from './fixtures';
+import { giveBankAccounts, makeRefund, makeSale, n, salesWithSettlement, type MadeSale } from './fixtures';
 
 const SETTINGS: PayoutSettings = {
   header: { requesterCode: '0000000001', requesterName: 'ﾃﾞﾓｾﾝﾀ-', bankCode: '0001', bankName: 'ﾐｽﾞﾎ', branchCode: '001', branchName: 'ﾄｳｷﾖｳ', accountType: '1', accountNumber: '1234567' },
@@ -106,11 +106,11 @@ test('random days settle every yen exactly once', async () => {
           }
         }
         // Each sale and refund in exactly one settlement.
-        expect(n((await db('sales').whereNull('settlement_id').count({ c: '*' }).first())?.c)).toBe(0);
+        expect(n((await salesWithSettlement(db).whereNull('b.settlement_id').count({ c: '*' }).first())?.c)).toBe(0);
         expect(n((await db('sale_refunds').whereNull('settlement_id').count({ c: '*' }).first())?.c)).toBe(0);
         expect(n((await db('sale_refunds').count({ c: '*' }).first())?.c)).toBe(refunded.size);
         for (const id of lateExpected) {
-          const sale = await db('sales as s').join('settlements as t', 't.id', 's.settlement_id').where('s.id', id).first('s.sold_at_ms', 't.period_start_ms');
+          const sale = await salesWithSettlement(db).join('settlements as t', 't.id', 'b.settlement_id').where('s.id', id).first('s.sold_at_ms', 't.period_start_ms');
           expect(n(sale.sold_at_ms)).toBeLessThan(n(sale.period_start_ms));
         }
         // Each yen exactly once, per issuer.

@@ -15,7 +15,7 @@ import { startSettlement } from '../../lib/settlement-schedule';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
 import { approveSettlementUpdate, confirmPayoutUpdate, settlementStateQuery } from '../../workflows/settlement';
 import { startStack, type Stack } from '../support/stack';
-import { giveBankAccounts, makeSale, n } from './fixtures';
+import { giveBankAccounts, makeSale, n, salesWithSettlement } from './fixtures';
 import { until } from '../support/until';
 
 let stack: Stack;
@@ -85,5 +85,5 @@ test('center worker killed mid-settlement, twice: same statement, one payout ins
   const third = await startSettlement(scheduling, issuerId, period);
   expect(third.started).toBe(false);
   expect(await db('settlements').where({ issuer_id: issuerId })).toHaveLength(1);
-  expect(n((await db('sales').where({ settlement_id: handle.workflowId }).count({ c: '*' }).first())?.c)).toBe(5);
+  expect(n((await salesWithSettlement(db).where('b.settlement_id', handle.workflowId).count({ c: '*' }).first())?.c)).toBe(5);
 });
