@@ -2,15 +2,16 @@
  * Settlement of one issuer for one period; workflow ID = settlement ID =
  * `settlement-<issuer>-<period start date>`, so a second start finds the first run.
  *
- *   computeSettlement ─▶ renderSettlementStatement ─▶ payout > 0 ?
+ *   computeSettlement ─▶ payout > 0 ?
  *        no:  carried_forward (net < 0) or closed (net = 0) — done
  *        yes: preparePayoutInstruction (Zengin file; retried until the issuer has a bank account)
  *             ─▶ awaiting_approval ── approve Update (approver's identity) ─▶ approved
  *             ─▶ markPayoutSent ─▶ sent ── confirmPayout Update (bank's confirmation) ─▶ paid
  *                                                       (the payout is posted to the ledger)
  *
- * Every step is an idempotent activity, so a worker killed anywhere resumes to the same statement
- * and one payout instruction. `settlementTrigger` is what the per-issuer Schedule runs: it works
+ * Every step is an idempotent activity, so a worker killed anywhere resumes to the same totals
+ * and one payout instruction. The statement (CSV, JSON) is rendered on demand from the claimed
+ * rows by the finance and issuer APIs (activities/center/settlement.ts settlementStatement). `settlementTrigger` is what the per-issuer Schedule runs: it works
  * out the period that closed at the scheduled time and starts (or finds) its settlement workflow.
  */
 import {
@@ -45,7 +46,6 @@ export interface SettlementState {
   periodLabel: string;
   status: SettlementStatus;
   summary: SettlementSummary | null;
-  statementSha256: string | null;
   payoutInstruction: { amountMinor: number; transferDate: string; fileSha256: string } | null;
 }
 
@@ -81,7 +81,7 @@ const NAME = /^[A-Za-z0-9._@-]{1,100}$/;
 export async function settlement(input: SettlementInput): Promise<SettlementState> {
   const settlementId = settlementIdFor(input.issuerId, { label: input.periodLabel });
   if (workflowInfo().workflowId !== settlementId) reject(`workflow id must be ${settlementId}`, 'InvalidRequest');
-  const state: SettlementState = { settlementId, issuerId: input.issuerId, periodLabel: input.periodLabel, status: 'computing', summary: null, statementSha256: null, payoutInstruction: null };
+  const state: SettlementState = { settlementId, issuerId: input.issuerId, periodLabel: input.periodLabel, status: 'computing', summary: null, payoutInstruction: null };
   const apply = (s: SettlementSummary) => {
     state.summary = s;
     state.status = s.status;
@@ -117,7 +117,6 @@ export async function settlement(input: SettlementInput): Promise<SettlementStat
   );
 
   apply(await center.computeSettlement({ settlementId, ...input }));
-  state.statementSha256 = (await center.renderSettlementStatement(settlementId)).sha256;
   await upsertMemo({ issuerId: input.issuerId, period: input.periodLabel, netMinor: state.summary!.netMinor, payoutMinor: state.summary!.payoutMinor });
 
   if (state.summary!.payoutMinor > 0) {

@@ -11,8 +11,9 @@
  *   settled went into a later batch and is flagged late (sold before this period's start). Totals
  *   are SQL sums over what was claimed. net = Σ sales' issuer net − Σ refunds' issuer net + carried
  *   in; a negative net is carried forward instead of paid.
- * renderSettlementStatement — the statement (CSV and JSON) from the claimed rows, checked against
- *   the stored totals, stored once (written only while `statement_sha256` is null).
+ * settlementStatement — the statement (CSV and JSON) from the claimed rows, checked against the
+ *   stored totals, rendered on demand and stored once (written only while `statement_sha256` is
+ *   null). Not a workflow step: the items are fixed by the claim, so it is the same whenever asked.
  * preparePayoutInstruction — the Zengin transfer file for a positive payout, one per settlement
  *   (`payout_instructions.settlement_id` unique). Retried while the issuer has no bank account.
  * approveSettlement / markPayoutSent / confirmPayout — conditional status updates
@@ -302,16 +303,30 @@ export async function buildStatement(db: Knex, settlementId: string): Promise<Se
   };
 }
 
-export async function renderSettlementStatement(db: Knex, settlementId: string, nowMs: number): Promise<{ sha256: string; csvBytes: number }> {
-  const done = await db('settlements').where({ id: settlementId }).first('statement_sha256', 'statement_csv');
-  if (done?.statement_sha256) return { sha256: done.statement_sha256, csvBytes: Buffer.byteLength(done.statement_csv ?? '') };
+/** A settlement's statement documents; the first rendering is stored and every later one is that. */
+export interface StatementDocuments {
+  csv: string;
+  json: string;
+  sha256: string;
+}
+
+/**
+ * The statement of a computed settlement, rendered on demand (finance and issuer APIs) rather
+ * than by the settlement workflow: its items are fixed once the settlement has claimed its
+ * batches, so every rendering is the same, and a big period's statement (10,000s of items) stays
+ * off the path that settles the money. The first rendering is stored with its SHA-256 (written
+ * only while `statement_sha256` is null) and returned from then on.
+ */
+export async function settlementStatement(db: Knex, settlementId: string, nowMs: number): Promise<StatementDocuments> {
+  const done = await db('settlements').where({ id: settlementId }).first('statement_sha256', 'statement_csv', 'statement_json');
+  if (done?.statement_sha256) return { csv: done.statement_csv, json: done.statement_json, sha256: done.statement_sha256 };
   const statement = await buildStatement(db, settlementId);
   const csv = renderStatementCsv(statement);
   const json = renderStatementJson(statement);
   const sha256 = createHash('sha256').update(csv).digest('hex');
   await db('settlements').where({ id: settlementId }).whereNull('statement_sha256').update({ statement_csv: csv, statement_json: json, statement_sha256: sha256, updated_at_ms: nowMs });
-  const stored = await db('settlements').where({ id: settlementId }).first('statement_sha256');
-  return { sha256: stored.statement_sha256, csvBytes: Buffer.byteLength(csv) };
+  const stored = await db('settlements').where({ id: settlementId }).first('statement_sha256', 'statement_csv', 'statement_json');
+  return { csv: stored.statement_csv, json: stored.statement_json, sha256: stored.statement_sha256 };
 }
 
 function mmdd(isoDate: string): string {
@@ -423,9 +438,6 @@ export function createSettlementActivities(deps: SettlementDeps) {
   return {
     async computeSettlement(input: SettlementPeriodInput): Promise<SettlementSummary> {
       return heartbeating(() => computeSettlement(db, input, now()));
-    },
-    async renderSettlementStatement(settlementId: string): Promise<{ sha256: string; csvBytes: number }> {
-      return heartbeating(() => renderSettlementStatement(db, settlementId, now()));
     },
     async preparePayoutInstruction(settlementId: string): Promise<PayoutInstructionInfo | null> {
       return heartbeating(() => preparePayoutInstruction(db, settlementId, payoutSettings(), now()));

@@ -15,7 +15,7 @@ import express, { Router, type Response } from 'express';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
-import { buildStatement, toSummary } from '../../activities/center/settlement';
+import { buildStatement, settlementStatement, toSummary } from '../../activities/center/settlement';
 import { reconcile, parseAcquirerSettlementCsv } from '../../domain/reconcile';
 import { periodForDate, type PeriodConfig } from '../../domain/settlement-period';
 import { loadConfig } from '../../lib/config';
@@ -166,14 +166,14 @@ export function financeRoutes(opts: FinanceRouteOptions): Router {
 
   r.get('/settlements/:id/statement.csv', async (req, res) => {
     const row = await settlementRow(req.params.id);
-    if (!row.statement_csv) throw new ApiError(409, 'statement_not_ready', 'The statement is not rendered yet.');
-    res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${row.id}.csv"`).send(row.statement_csv);
+    const statement = await settlementStatement(db, row.id, Date.now());
+    res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${row.id}.csv"`).set('x-statement-sha256', statement.sha256).send(statement.csv);
   });
 
   r.get('/settlements/:id/statement.json', async (req, res) => {
     const row = await settlementRow(req.params.id);
-    if (!row.statement_json) throw new ApiError(409, 'statement_not_ready', 'The statement is not rendered yet.');
-    res.type('application/json').send(row.statement_json);
+    const statement = await settlementStatement(db, row.id, Date.now());
+    res.type('application/json').set('x-statement-sha256', statement.sha256).send(statement.json);
   });
 
   r.get('/settlements/:id/payout.zengin', async (req, res) => {

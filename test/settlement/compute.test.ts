@@ -5,7 +5,7 @@
  * carried forward once, the Zengin payout file, approval, payment and the ledger.
  */
 import { checkLedger } from '../../activities/center/ledger-check';
-import { approveSettlement, buildStatement, computeSettlement, confirmPayout, markPayoutSent, preparePayoutInstruction, renderSettlementStatement, type PayoutSettings, type SettlementPeriodInput } from '../../activities/center/settlement';
+import { approveSettlement, buildStatement, computeSettlement, confirmPayout, markPayoutSent, preparePayoutInstruction, settlementStatement, type PayoutSettings, type SettlementPeriodInput } from '../../activities/center/settlement';
 import { periodForDate, settlementIdFor } from '../../domain/settlement-period';
 import { decodeZenginTransfer } from '../../domain/zengin';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
@@ -71,8 +71,8 @@ test('a period: its sales claimed once, totals from the fee rules, repeated and 
   expect(await computeSettlement(db, d1, Date.now())).toEqual(s);
   expect(n((await db('settlements').where({ issuer_id: P }).count({ c: '*' }).first())?.c)).toBe(1);
 
-  const r1 = await renderSettlementStatement(db, s.settlementId, Date.now());
-  const r2 = await renderSettlementStatement(db, s.settlementId, Date.now());
+  const r1 = await settlementStatement(db, s.settlementId, Date.now());
+  const r2 = await settlementStatement(db, s.settlementId, Date.now());
   expect(r2).toEqual(r1);
   const row = await db('settlements').where({ id: s.settlementId }).first();
   expect(row.statement_csv).toContain('summary,payoutMinor,' + s.payoutMinor);
@@ -115,7 +115,7 @@ test('late arrivals, refunds after settlement, a negative net carried forward on
   const net4 = -other.issuerNetMinor - n(day1Second.issuer_net_minor);
   expect(s4).toMatchObject({ status: 'carried_forward', netMinor: net4, payoutMinor: 0, carriedOutMinor: net4 });
   expect(await preparePayoutInstruction(db, s4.settlementId, SETTINGS, Date.now())).toBeNull();
-  await renderSettlementStatement(db, s4.settlementId, Date.now());
+  await settlementStatement(db, s4.settlementId, Date.now());
 
   // Day 5: a sale bigger than the debt: the carry comes in once.
   const d5 = input(P, '2025-01-14');

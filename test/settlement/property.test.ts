@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { checkLedger } from '../../activities/center/ledger-check';
-import { approveSettlement, buildStatement, computeSettlement, confirmPayout, markPayoutSent, preparePayoutInstruction, renderSettlementStatement, type PayoutSettings } from '../../activities/center/settlement';
+import { approveSettlement, buildStatement, computeSettlement, confirmPayout, markPayoutSent, preparePayoutInstruction, settlementStatement, type PayoutSettings } from '../../activities/center/settlement';
 import { periodForDate, settlementIdFor } from '../../domain/settlement-period';
 import { createDb, isUniqueViolation, type Db } from '../../lib/db';
 import { migrateLatest } from '../../migrations';
@@ -95,7 +95,7 @@ test('random days settle every yen exactly once', async () => {
         for (const issuerId of ISSUERS) for (let d = 0; d < periods.length; d++) await computeSettlement(db, settleInput(issuerId, d), 0);
         const all = await db('settlements').select('*');
         for (const s of all) {
-          await renderSettlementStatement(db, s.id, 0);
+          await settlementStatement(db, s.id, 0);
           const st = await buildStatement(db, s.id);
           for (const it of st.items) expect(it.late).toBe(it.soldAtMs < st.periodStartMs);
           if (n(s.payout_minor) > 0) {

@@ -7,7 +7,7 @@
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { checkLedger } from '../../activities/center/ledger-check';
-import { buildStatement } from '../../activities/center/settlement';
+import { buildStatement, settlementStatement } from '../../activities/center/settlement';
 import { periodForDate } from '../../domain/settlement-period';
 import { renderStatementCsv } from '../../domain/settlement-statement';
 import { decodeZenginTransfer } from '../../domain/zengin';
@@ -50,7 +50,7 @@ test('center worker killed mid-settlement, twice: same statement, one payout ins
   const computed = await db('settlements').where({ id: handle.workflowId }).first();
   expect(computed).toMatchObject({ status: 'computed' });
   expect(n(computed.net_minor)).toBe(expectedNet);
-  expect(computed.statement_sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(computed.statement_sha256).toBeNull(); // rendered when first asked for
   expect(await db('payout_instructions').where({ settlement_id: handle.workflowId })).toHaveLength(0);
 
   // A second start while it is running finds the same run.
@@ -72,9 +72,12 @@ test('center worker killed mid-settlement, twice: same statement, one payout ins
   const result = await handle.result();
   expect(result.summary).toMatchObject({ status: 'paid', approvedBy: 'finance.alice', bankReference: 'ZB-20250205-1', payoutMinor: expectedNet });
 
-  const row = await db('settlements').where({ id: handle.workflowId }).first();
-  expect(row.statement_sha256).toBe(computed.statement_sha256);
-  expect(row.statement_csv).toBe(renderStatementCsv(await buildStatement(db, handle.workflowId)));
+  // The statement: the same whenever asked, and the one its claimed sales give.
+  const statement = await settlementStatement(db, handle.workflowId, Date.now());
+  expect(statement.csv).toBe(renderStatementCsv(await buildStatement(db, handle.workflowId)));
+  expect(statement.sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(await settlementStatement(db, handle.workflowId, Date.now())).toEqual(statement);
+  expect((await db('settlements').where({ id: handle.workflowId }).first()).statement_sha256).toBe(statement.sha256);
   const instructions = await db('payout_instructions').where({ settlement_id: handle.workflowId });
   expect(instructions).toHaveLength(1);
   expect(decodeZenginTransfer(Buffer.from(instructions[0].file)).totalAmountMinor).toBe(expectedNet);
