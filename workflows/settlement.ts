@@ -22,6 +22,7 @@ import {
   defineQuery,
   defineUpdate,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertMemo,
@@ -64,11 +65,20 @@ export const approveSettlementUpdate = defineUpdate<SettlementState, [ApproveInp
 export const confirmPayoutUpdate = defineUpdate<SettlementState, [ConfirmPayoutInput]>('confirmPayout');
 export const settlementStateQuery = defineQuery<SettlementState>('settlementState');
 
-// Settlement steps heartbeat while they work (a big period can take minutes); a killed worker's
-// attempt is retried after the 10 s heartbeat timeout.
+// Settlement steps heartbeat while they work; a killed worker's attempt is retried after the 10 s
+// heartbeat timeout.
 const center = proxyActivities<CenterActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+// Computing a settlement and writing its payout file are short transactions whatever the day's
+// volume (a claim takes whole batches; the sums read one covering index), so they run as local
+// activities in the workflow's own task: no round trip through the server for each. A worker
+// killed during one replays the workflow task elsewhere and runs it again; both are idempotent.
+const centerLocal = proxyLocalActivities<CenterActivities>({
+  startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
@@ -116,11 +126,11 @@ export async function settlement(input: SettlementInput): Promise<SettlementStat
     },
   );
 
-  apply(await center.computeSettlement({ settlementId, ...input }));
+  apply(await centerLocal.computeSettlement({ settlementId, ...input }));
   await upsertMemo({ issuerId: input.issuerId, period: input.periodLabel, netMinor: state.summary!.netMinor, payoutMinor: state.summary!.payoutMinor });
 
   if (state.summary!.payoutMinor > 0) {
-    const instruction = await center.preparePayoutInstruction(settlementId);
+    const instruction = await centerLocal.preparePayoutInstruction(settlementId);
     if (instruction) state.payoutInstruction = { amountMinor: instruction.amountMinor, transferDate: instruction.transferDate, fileSha256: instruction.fileSha256 };
     // A restarted run may find the settlement already further along (the DB is the record).
     if (state.status === 'computed' || state.status === 'needs_bank_account') state.status = 'awaiting_approval';
@@ -150,7 +160,7 @@ export async function settlementTrigger(input: SettlementTriggerInput): Promise<
   // Compute here first (idempotent; the child finds it done): with the Schedule's BUFFER_ALL
   // policy, triggers run one at a time in order, so a backfill settles its periods oldest first
   // and each sale lands in its own period rather than in a later one that happened to run first.
-  await center.computeSettlement({ settlementId, ...args });
+  await centerLocal.computeSettlement({ settlementId, ...args });
   try {
     await startChild(settlement, {
       workflowId: settlementId,
