@@ -1,0 +1,56 @@
+/**
+ * Runs the cash unit emulator (ccTalk coin acceptor, bill validator and changer) on one end of a
+ * pseudo-terminal pair:
+ *
+ *   node dist/terminal-worker/simulators/cash-emulator/main.js --pty /path --state /path
+ *        [--pay-item-ms 60] [--escrow-timeout-ms 10000] [--float 10=100,50=50,100=100,500=40,1000=30,5000=10]
+ *
+ * Make the pair with `socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B`, give A to the
+ * emulator and B to the driver (or use startCashEmulator() in start.ts, which does both).
+ * Customer, operator and fault actions are read from stdin, one per line (see
+ * CashEmulator.control: `insert 1000`, `refill 100 50`, `jam-hopper 100 after 2`, `jam-note`,
+ * `clear-jams`, `lose-reply 125`, `lose-command 125`, `power-cycle`, `status`); each answer is
+ * printed as `control <line>: <answer>`. Prints `READY` once the port is open.
+ */
+import readline from 'node:readline';
+import { CashModel } from './physical-model';
+import { CashEmulator } from './emulator';
+
+function args(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i]!.startsWith('--') || argv[i + 1] === undefined) throw new Error(`usage: main.js --pty PATH --state FILE [--pay-item-ms N] [--escrow-timeout-ms N] [--float V=N,…]; bad argument "${argv[i]}"`);
+    out.set(argv[i]!.slice(2), argv[i + 1]!);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const a = args(process.argv.slice(2));
+  const need = (k: string) => {
+    const v = a.get(k);
+    if (!v) throw new Error(`--${k} is required`);
+    return v;
+  };
+  const num = (k: string, d: number) => (a.has(k) ? Number(a.get(k)) : d);
+  const float: Record<number, number> = {};
+  for (const pair of (a.get('float') ?? '').split(',').filter(Boolean)) {
+    const [v, n] = pair.split('=').map(Number);
+    float[v!] = n!;
+  }
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const emulator = new CashEmulator(new CashModel(need('state'), float), { payItemMs: num('pay-item-ms', 60), escrowTimeoutMs: num('escrow-timeout-ms', 10000) }, log);
+  await emulator.open(need('pty'));
+  readline.createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim()) process.stdout.write(`control ${line.trim()}: ${emulator.control(line)}\n`);
+  });
+  const stop = () => void emulator.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write('READY\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`cash emulator: ${(err as Error).message}\n`);
+  process.exit(1);
+});

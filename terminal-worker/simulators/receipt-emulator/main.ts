@@ -1,0 +1,49 @@
+/**
+ * Runs the ESC/POS receipt printer emulator on one end of a pseudo-terminal pair:
+ *
+ *   node dist/terminal-worker/simulators/receipt-emulator/main.js --pty /path --state /path --out-dir /path
+ *        [--line-ms 15] [--cut-ms 100]
+ *
+ * Make the pair with `socat -d -d pty,raw,echo=0,link=A pty,raw,echo=0,link=B`, give A to the
+ * emulator and B to the driver (or use startReceiptEmulator() in start.ts). Operator actions come
+ * on stdin, one per line (`paper 200`, `paper endless`, `paper-out`, `near-end 30`,
+ * `cover open|closed`, `status`); each answer is printed as `control <line>: <answer>`. Every
+ * receipt cut off is written to the out dir (receipt-NNNN.bin/.txt/.json/.png). Prints `READY`
+ * once the port is open.
+ */
+import readline from 'node:readline';
+import { ReceiptEmulator } from './emulator';
+
+function args(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i]!.startsWith('--') || argv[i + 1] === undefined) throw new Error(`usage: main.js --pty PATH --state FILE --out-dir DIR [--line-ms N] [--cut-ms N]; bad argument "${argv[i]}"`);
+    out.set(argv[i]!.slice(2), argv[i + 1]!);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const a = args(process.argv.slice(2));
+  const need = (k: string) => {
+    const v = a.get(k);
+    if (!v) throw new Error(`--${k} is required`);
+    return v;
+  };
+  const num = (k: string, d: number) => (a.has(k) ? Number(a.get(k)) : d);
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const emulator = new ReceiptEmulator(need('state'), need('out-dir'), { lineMs: num('line-ms', 15), cutMs: num('cut-ms', 100) }, log);
+  await emulator.open(need('pty'));
+  readline.createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim()) process.stdout.write(`control ${line.trim()}: ${emulator.control(line)}\n`);
+  });
+  const stop = () => void emulator.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdout.write('READY\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`receipt emulator: ${(err as Error).message}\n`);
+  process.exit(1);
+});
