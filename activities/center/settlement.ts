@@ -422,6 +422,8 @@ async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
   } catch {
     ctx = undefined; // called outside an activity (tests, scripts)
   }
+  // Local activities cannot heartbeat: their workflow task keeps them alive.
+  if (ctx?.info.isLocal) ctx = undefined;
   const timer = ctx ? setInterval(() => ctx!.heartbeat(), 2_000) : undefined;
   try {
     ctx?.heartbeat();
