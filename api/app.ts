@@ -6,6 +6,7 @@ import { catalogueRoutes } from './routes/catalogue';
 import { kioskRoutes, type KioskRouteOptions } from './routes/kiosk';
 import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
 import { codecRoutes } from './routes/codec';
+import { issuerApiRoutes } from './routes/issuer';
 import { errorHandler, notFound } from './errors';
 import { operatorAuth, type OperatorToken } from './operator-auth';
 import { OperatorSessions, operatorLoginRoutes } from './operator-session';
@@ -35,6 +36,7 @@ export function createApp(opts: AppOptions): Express {
     app.use('/api/codec', codecRoutes({ codec: opts.codec.codec, allowedOrigins: opts.codec.allowedOrigins, authenticate: operatorAuth(operatorTokens, sessions) }));
     app.use(operatorLoginRoutes(operatorTokens, sessions, `${opts.codec.publicUrl}/api/codec`));
   }
+  app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens })); // before the JSON parser: its routes parse their own bodies
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));
