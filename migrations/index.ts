@@ -7,12 +7,14 @@ import * as initial from './001_initial';
 import * as seatHoldIndex from './002_seat_hold_index';
 import * as ledgerAndFeeRules from './003_ledger_and_fee_rules';
 import * as settlements from './004_settlements';
+import * as paymentHosts from './005_payment_hosts';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
   '002_seat_hold_index': seatHoldIndex,
   '003_ledger_and_fee_rules': ledgerAndFeeRules,
   '004_settlements': settlements,
+  '005_payment_hosts': paymentHosts,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

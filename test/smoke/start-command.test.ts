@@ -24,6 +24,7 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
     TEMPORAL_PORT: String(temporal),
     TEMPORAL_UI_PORT: String(ui),
     DEMO_ISSUER_PORT: String(issuer),
+    PAYMENT_SIM_PORT: '0',
     DATABASE_URL: '',
     TEMPORAL_ADDRESS: '',
     SIM_FEED_MS: '0', SIM_CHIP_WRITE_PER_KB_MS: '0', SIM_PRINT_MS: '0', SIM_PRESENT_MS: '0', SIM_PAYOUT_MS: '0', SIM_RECEIPT_MS: '0',
