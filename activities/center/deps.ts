@@ -1,4 +1,6 @@
 import type { Db } from '../../lib/db';
+import type { CardVault } from '../../lib/card-vault';
+import type { PaymentHostClients } from '../../lib/payment-hosts';
 
 /** What center activities need from the outside world; tests pass real or fake ones. */
 export interface CenterDeps {
@@ -7,4 +9,10 @@ export interface CenterDeps {
   /** HTTP client for issuer notifications (global fetch by default). */
   fetch?: typeof fetch;
   notifyTimeoutMs?: number;
+  /** The card vault (default: keys from CARD_VAULT_KEYS or $DATA_DIR, see lib/card-vault.ts). */
+  cardVault?: CardVault;
+  /** Connections to the payment companies' hosts (default: one pool per worker over `db`). */
+  paymentHosts?: PaymentHostClients;
+  /** Tests only: SIGKILL the worker right after sending a host request with this MTI (FAULT_KILL_AFTER_PAYMENT_SEND). */
+  faultKillAfterPaymentSend?: string;
 }
