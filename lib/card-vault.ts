@@ -105,8 +105,21 @@ export function createCardVault(db: Db, keys: KeyProvider, now: () => number = D
 
 /** Vault keys from CARD_VAULT_KEYS, or the data directory's key file (made on first use). */
 export function cardVaultKeyProvider(env: NodeJS.ProcessEnv, dataDir: string): StaticKeyProvider {
-  if (env.CARD_VAULT_KEYS) return parseKeySpec(env.CARD_VAULT_KEYS, env.CARD_VAULT_KEY_ID || undefined);
-  const file = path.join(dataDir, 'card-vault-keys.json');
+  return keysFromEnvOrFile(env.CARD_VAULT_KEYS, env.CARD_VAULT_KEY_ID, path.join(dataDir, 'card-vault-keys.json'));
+}
+
+/**
+ * The card reader key that terminals encrypt card reads under and the center decrypts them with:
+ * CARD_READER_KEYS / CARD_READER_KEY_ID, or $DATA_DIR/card-reader-keys.json (the embedded default,
+ * shared by the processes of one machine).
+ */
+export function cardReaderKeyProvider(env: NodeJS.ProcessEnv, dataDir: string): StaticKeyProvider {
+  return keysFromEnvOrFile(env.CARD_READER_KEYS, env.CARD_READER_KEY_ID, path.join(dataDir, 'card-reader-keys.json'));
+}
+
+function keysFromEnvOrFile(spec: string | undefined, currentId: string | undefined, file: string): StaticKeyProvider {
+  if (spec) return parseKeySpec(spec, currentId || undefined);
+  const dataDir = path.dirname(file);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(dataDir, { recursive: true });
     try {

@@ -8,7 +8,11 @@ import type { CardEntry, RegisterPaymentReport } from '../domain/payments';
 
 export const selectItemUpdate = defineUpdate<HeldItem, [Selection]>('selectItem');
 export const confirmUpdate = defineUpdate<Progress, []>('confirm');
-export const choosePaymentUpdate = defineUpdate<Progress, [{ method: PaymentMethod }]>('choosePayment');
+/**
+ * `entry: 'terminal'` (card methods): the terminal's own card reader and PIN pad read the card;
+ * otherwise the card comes through `enterCard` (the kiosk page's simulated reader).
+ */
+export const choosePaymentUpdate = defineUpdate<Progress, [{ method: PaymentMethod; entry?: 'terminal' | 'kiosk-page' }]>('choosePayment');
 export const insertCashUpdate = defineUpdate<CashState, [{ amountMinor: number }]>('insertCash');
 export const cancelUpdate = defineUpdate<Progress, []>('cancel');
 /** The card the customer presented, already tokenised (and the PIN already encrypted) at the edge. */
@@ -39,5 +43,7 @@ export interface IssuanceInput {
     authorizeTimeoutMs?: number;
     /** Longest backoff between reversal transmissions. Default 60 s. */
     reversalMaxIntervalMs?: number;
+    /** How long the terminal's card reader waits for the card (entry: 'terminal'). Default 60 s. */
+    cardReadTimeoutMs?: number;
   };
 }

@@ -148,7 +148,10 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   let attempt = 0;
   let cashAttempt = 0;
   let pendingCard: CardEntry | null = null;
+  /** Card methods with entry 'terminal': the terminal's card reader is to read the card next. */
+  let readFromTerminal = false;
   let authorizing = false;
+  let readingCard = false;
   let approvedCard: CardAuthResult | null = null;
   let slip: (RegisterSlip & { attempt: number }) | null = null;
   const payment = (): PaymentProgress => p.payment!;
@@ -211,7 +214,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
 
   setHandler(
     choosePaymentUpdate,
-    async ({ method }) => {
+    async ({ method, entry }) => {
       inFlight++;
       try {
         const due = p.item!.quote.totalMinor;
@@ -240,6 +243,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
           p.paymentMethod = method;
           p.cash = null;
           p.payment = { ...base, state: 'awaiting-card' };
+          readFromTerminal = entry === 'terminal';
           setStage('paying', method === 'debit' ? 'Please insert your debit card and enter your PIN.' : `Please insert your ${CARD_METHOD_RULES[method as CardMethod].label.toLowerCase()}.`);
         }
         return p;
@@ -253,7 +257,9 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
         requireStage(['confirmed', 'paying'], 'choose a payment method');
         if (!PAYMENT_METHODS.includes(choice?.method)) reject(`Payment method "${choice?.method}" is not available; choose one of ${PAYMENT_METHODS.join(', ')}.`);
         if (paid) reject('The price is already paid.', 'WrongStage');
-        if (authorizing || pendingCard) reject('Your card is being checked; please wait.', 'WrongStage');
+        if (authorizing || pendingCard || readingCard) reject('Your card is being checked; please wait.', 'WrongStage');
+        if (choice.entry !== undefined && (choice.entry !== 'terminal' && choice.entry !== 'kiosk-page')) reject('entry must be "terminal" or "kiosk-page".');
+        if (choice.entry === 'terminal' && !isCardMethod(choice.method)) reject('Only card payments are read by the terminal.');
         if (p.stage === 'paying' && (p.cash?.insertedMinor ?? 0) > 0) reject('Cash has been inserted: please finish paying in cash, or cancel to get it back.', 'WrongStage');
         if (slip) reject('A register slip has been printed: please pay at the register, or cancel.', 'WrongStage');
       },
@@ -275,7 +281,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
         requireStage(['paying'], 'present a card');
         if (!isCardMethod(p.paymentMethod)) reject('This issuance is not being paid by card; choose a card payment first.', 'WrongStage');
         if (paid) reject('The price is already paid.', 'WrongStage');
-        if (authorizing || pendingCard) reject('Your card is already being checked; please wait.', 'WrongStage');
+        if (authorizing || pendingCard || readingCard || readFromTerminal) reject('Your card is already being checked; please wait.', 'WrongStage');
         if (!card || typeof card.cardToken !== 'string' || !CARD_TOKEN_PATTERN.test(card.cardToken)) reject('A card token is required (card numbers are tokenised before they reach the workflow).');
         if (typeof card.last4 !== 'string' || !/^[0-9]{4}$/.test(card.last4)) reject('last4 must be the last four digits of the card.');
         if (!['manual', 'chip', 'magstripe', 'contactless'].includes(card.entryMode)) reject('entryMode must be manual, chip, magstripe or contactless.');
@@ -360,9 +366,16 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   // Wait for payment, while the customer keeps acting within the hold time (or the slip's time).
   for (;;) {
     const waitMs = Math.max(1, (p.customerDeadline ?? Date.now()) - Date.now());
-    const acted = await condition(() => touched || cancelRequested || paid || pendingCard !== null, waitMs);
+    const acted = await condition(() => touched || cancelRequested || paid || pendingCard !== null || readFromTerminal, waitMs);
     if (paid) break;
     if (cancelRequested) return finish(await endUnpaid('cancelled', 'Cancelled. Nothing was charged.'));
+    if (readFromTerminal) {
+      readFromTerminal = false;
+      const read = await readCardAtTerminal();
+      if (!read) continue;
+      pendingCard = read;
+      if (cancelRequested) continue;
+    }
     if (pendingCard) {
       const outcome = await authorizeCard(pendingCard);
       if (outcome === 'approved') {
@@ -517,6 +530,31 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     setStage('confirmed', message);
     touch();
     return 'declined';
+  }
+
+  /**
+   * The terminal's card reader / PIN pad reads the card; the center decrypts and tokenises it.
+   * Nothing read (the customer walked off, cancelled the PIN): back to the choice screen.
+   */
+  async function readCardAtTerminal(): Promise<CardEntry | null> {
+    const cardMethod = p.paymentMethod as CardMethod;
+    readingCard = true;
+    try {
+      const read = await terminal.readPaymentCard(issuanceId, { withPin: CARD_METHOD_RULES[cardMethod].needsPin, timeoutMs: payOpts.cardReadTimeoutMs ?? 60_000 });
+      const entry = await center.acceptTerminalCardRead(cardMethod, read);
+      payment().state = 'authorizing';
+      payment().last4 = entry.last4;
+      return entry;
+    } catch (err) {
+      const message = errorType(err) === 'NoCardPresented' ? 'No card was inserted. Please choose how to pay.' : errorMessage(err);
+      payment().state = 'choosing';
+      payment().lastDecline = { method: cardMethod, code: null, message };
+      setStage('confirmed', message);
+      touch();
+      return null;
+    } finally {
+      readingCard = false;
+    }
   }
 
   /** Queues the release of an approved payment and starts its reversal. */

@@ -24,7 +24,10 @@ import type { Knex } from 'knex';
 import { describeResponseCode, REVERSAL_ACKNOWLEDGED_CODES, type Iso8583Fields, type Iso8583Message } from '../../domain/iso8583';
 import { cardCaptured, cardReleased } from '../../domain/ledger';
 import { allowedFrom, CARD_METHOD_RULES, isCardMethod, type CardAuthResult, type CardEntry, type CardMethod, type CardPaymentStatus } from '../../domain/payments';
-import { cardVaultKeyProvider, createCardVault, type CardVault } from '../../lib/card-vault';
+import { cardReaderKeyProvider, cardVaultKeyProvider, createCardVault, type CardVault } from '../../lib/card-vault';
+import { acceptEncryptedCardRead, CardEdgeError } from '../../lib/card-edge';
+import { paymentKeyProvider } from '../../lib/payment-keys';
+import type { EncryptedCardRead } from '../../terminal-worker/devices/payment-devices';
 import { loadConfig } from '../../lib/config';
 import { isUniqueViolation } from '../../lib/db';
 import { Iso8583ConnectionError, Iso8583NoAnswerError } from '../../lib/iso8583-framing';
@@ -207,6 +210,24 @@ export function createCardPaymentActivities(deps: CenterDeps) {
   }
 
   return {
+    /**
+     * A terminal's card reader read a card: decrypt the read (P2PE), tokenise the number, and
+     * translate the PIN block from the terminal's PIN key to the host's zone PIN key. Only the
+     * token, the last four digits and the translated block go back to the workflow.
+     */
+    async acceptTerminalCardRead(method: CardMethod, read: EncryptedCardRead): Promise<CardEntry> {
+      try {
+        return await acceptEncryptedCardRead(
+          { db, vault: theVault(), keys: paymentKeyProvider(process.env), readerKeys: cardReaderKeyProvider(process.env, loadConfig().DATA_DIR) },
+          method,
+          read,
+        );
+      } catch (err) {
+        if (err instanceof CardEdgeError) throw ApplicationFailure.nonRetryable(err.message, err.code === 'method_unavailable' ? PaymentErrorTypes.PaymentMethodUnavailable : 'CardNotRead');
+        throw ApplicationFailure.nonRetryable('The card read could not be accepted. Please try again.', 'CardNotRead');
+      }
+    },
+
     /**
      * One authorization attempt (0100 credit, 0200 prepaid/debit). Returns the outcome; throws
      * only when the host cannot be reached at all (retryable) or no host serves the method.

@@ -53,7 +53,7 @@ const bodies = {
   start: z.object({ requestId }).strict(),
   select: z.object({ requestId, selection }).strict(),
   plain: z.object({ requestId }).strict(),
-  payment: z.object({ requestId, method: z.enum(PAYMENT_METHODS) }).strict(),
+  payment: z.object({ requestId, method: z.enum(PAYMENT_METHODS), entry: z.enum(['terminal', 'kiosk-page']).optional() }).strict(),
   card: z
     .object({
       requestId,
@@ -107,7 +107,7 @@ export function kioskRoutes(opts: KioskRouteOptions): Router {
 
   r.post('/issuances/:id/payment', async (req, res) => {
     const body = bodies.payment.parse(req.body ?? {});
-    res.json(await handleFor(req.params.id).executeUpdate(choosePaymentUpdate, { args: [{ method: body.method }], updateId: body.requestId }));
+    res.json(await handleFor(req.params.id).executeUpdate(choosePaymentUpdate, { args: [{ method: body.method, ...(body.entry ? { entry: body.entry } : {}) }], updateId: body.requestId }));
   });
 
   r.post('/issuances/:id/cash', async (req, res) => {

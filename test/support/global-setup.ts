@@ -43,4 +43,5 @@ export default async function globalSetup(): Promise<void> {
   process.env.PAYLOAD_KEYS = newKeySpec('test');
   // And one card vault key, so the API (tokenising) and worker processes (detokenising) agree.
   process.env.CARD_VAULT_KEYS = newKeySpec('vault-test');
+  process.env.CARD_READER_KEYS = newKeySpec('reader-test');
 }

@@ -43,8 +43,8 @@ export class Kiosk {
   confirm() {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/confirm`, { requestId: newRequestId() });
   }
-  payment(method = 'cash') {
-    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method });
+  payment(method = 'cash', entry?: 'terminal' | 'kiosk-page') {
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method, ...(entry ? { entry } : {}) });
   }
   insertCash(amountMinor: number) {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cash`, { requestId: newRequestId(), amountMinor });

@@ -24,6 +24,7 @@ import type { PaymentHostSimulator } from '../../demo/payment-host-simulator';
 import { hashPosToken } from '../../api/routes/pos';
 import { createTerminalWorker } from '../../terminal-worker/worker';
 import { createSimulatedDevices } from '../../terminal-worker/simulators/simulated-devices';
+import { presentSimulatedCard, simulatedCardSlotFile, simulatedPaymentCardDeviceFor } from '../../terminal-worker/devices/payment-devices';
 import { MachineStateFile, type MachineState } from '../../terminal-worker/simulators/machine-state';
 import { ZERO_TIMINGS, type SimTimings } from '../../terminal-worker/simulators/timings';
 import { createCenterWorker } from '../../workers/center-worker';
@@ -65,6 +66,8 @@ export interface Stack {
   /** Process mode: every worker process started so far (dead ones included). */
   processes: ManagedProcess[];
   machine(terminalId: string): MachineState;
+  /** A customer puts a (test) card into the terminal's simulated card reader and will type this PIN. */
+  presentCard(terminalId: string, card: { pan: string; pin?: string; expiry?: string; entryMode?: 'chip' | 'magstripe' | 'contactless' }): void;
   machineFile(terminalId: string): string;
   /** Process mode: start (again) the center worker, optionally with extra env (fault injection). */
   startCenter(env?: NodeJS.ProcessEnv): ManagedProcess;
@@ -159,7 +162,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     nativeConnection = await NativeConnection.connect({ address });
     workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { codePath: workflowBundlePath() }, dataConverter }));
     for (const tid of terminalIds) {
-      const devices = createSimulatedDevices(machineFile(tid), timings, opts.initialStock);
+      const devices = { ...createSimulatedDevices(machineFile(tid), timings, opts.initialStock), payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
       workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));
     }
     for (const w of workers) running.push(w.run());
@@ -183,6 +186,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     env: baseEnv,
     processes,
     machine: (tid) => new MachineStateFile(machineFile(tid), opts.initialStock).read(),
+    presentCard: (tid, card) => presentSimulatedCard(simulatedCardSlotFile(machineFile(tid)), card),
     machineFile,
     startCenter,
     startTerminal,
