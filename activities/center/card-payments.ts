@@ -111,7 +111,7 @@ export function createCardPaymentActivities(deps: CenterDeps) {
     const existing = await db('payments').where({ issuance_id: req.issuanceId, attempt: req.attempt }).first();
     if (existing) {
       if (existing.method !== req.method || existing.card_token !== req.cardToken) throw refuse('InvariantBroken', `attempt ${req.attempt} of ${req.issuanceId} already exists for another payment`);
-      return existing;
+      return { ...existing, fresh: false };
     }
     const iss = await db('issuances').where({ id: req.issuanceId }).first('terminal_id', 'total_minor', 'currency');
     if (!iss) throw refuse('InvariantBroken', `no issuance ${req.issuanceId}`);
@@ -122,40 +122,42 @@ export function createCardPaymentActivities(deps: CenterDeps) {
     let stan = deriveStan(`${req.issuanceId}#${req.attempt}`);
     for (let tries = 0; ; tries++) {
       try {
-        await db('payments').insert({
-          issuance_id: req.issuanceId,
-          attempt: req.attempt,
-          method: req.method,
-          amount_minor: Number(iss.total_minor),
-          tendered_minor: Number(iss.total_minor),
-          change_minor: 0,
-          currency: iss.currency,
-          status: 'pending',
-          host_id: host.id,
-          card_token: req.cardToken,
-          card_last4: req.last4,
-          request_mti: mti,
-          stan,
-          terminal_ref: terminalRef(iss.terminal_id),
-          transmitted_at_ms: at,
-          rrn: deriveRrn(at, stan),
-          sent_count: 0,
-          created_at_ms: now(),
-          updated_at_ms: now(),
+        // The row and its first transition in one commit. sent_count counts sends started: the
+        // caller sends right after creating the row, so a new row starts at 1.
+        await db.transaction(async (trx) => {
+          const [id] = await trx('payments').insert({
+            issuance_id: req.issuanceId,
+            attempt: req.attempt,
+            method: req.method,
+            amount_minor: Number(iss.total_minor),
+            tendered_minor: Number(iss.total_minor),
+            change_minor: 0,
+            currency: iss.currency,
+            status: 'pending',
+            host_id: host.id,
+            card_token: req.cardToken,
+            card_last4: req.last4,
+            request_mti: mti,
+            stan,
+            terminal_ref: terminalRef(iss.terminal_id),
+            transmitted_at_ms: at,
+            rrn: deriveRrn(at, stan),
+            sent_count: 1,
+            created_at_ms: now(),
+            updated_at_ms: now(),
+          });
+          await trx('payment_transitions').insert({ payment_id: id, from_status: null, to_status: 'pending', note: `attempt ${req.attempt} via ${host.id}`, at_ms: now() });
         });
         break;
       } catch (err) {
         if (!isUniqueViolation(err) || tries >= 20) throw err;
-        const raced = await db('payments').where({ issuance_id: req.issuanceId, attempt: req.attempt }).first('id');
-        if (raced) break; // a concurrent run of this same attempt made it first
+        const raced = await db('payments').where({ issuance_id: req.issuanceId, attempt: req.attempt }).first();
+        if (raced) return { ...raced, fresh: false }; // a concurrent run of this same attempt made it first
         stan = String((Number(stan) % 999_999) + 1).padStart(6, '0'); // another attempt has this identity this second
       }
     }
     const row = await db('payments').where({ issuance_id: req.issuanceId, attempt: req.attempt }).first();
-    await db('payment_transitions').insert({ payment_id: row.id, from_status: null, to_status: 'pending', note: `attempt ${req.attempt} via ${host.id}`, at_ms: now() }).catch((err) => {
-      if (!isUniqueViolation(err)) throw err;
-    });
-    return row;
+    return { ...row, fresh: true };
   }
 
   async function settleUnknown(paymentId: number, reason: string, note: string): Promise<void> {
@@ -255,7 +257,7 @@ export function createCardPaymentActivities(deps: CenterDeps) {
         ...(CARD_METHOD_RULES[req.method as CardMethod].needsPin ? { 52: req.pinBlock } : {}),
       };
       if (CARD_METHOD_RULES[req.method as CardMethod].needsPin && !/^[0-9A-F]{16}$/.test(req.pinBlock ?? '')) throw refuse('InvariantBroken', 'a debit payment needs an encrypted PIN block');
-      await db('payments').where({ id: row.id }).increment('sent_count', 1);
+      if (!row.fresh) await db('payments').where({ id: row.id }).increment('sent_count', 1);
       let answer: Iso8583Message;
       try {
         const pending = client.request(row.request_mti, fields, { timeoutMs: config.timeoutMs });
