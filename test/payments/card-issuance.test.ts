@@ -105,15 +105,22 @@ describe('approvals', () => {
 });
 
 describe('declines', () => {
-  test.each(['05', '14', '51', '54', '55', '61', '75', '91', '94', '96'])('response code %s: its outcome and message, back to the choice screen, nothing charged', async (code) => {
-    const pan = newPan();
-    stack.paymentHosts.card.setOutcome(pan, hostOutcomes.decline(code));
+  const CODES = ['05', '14', '51', '54', '55', '61', '75', '91', '94', '96'];
+  const METHODS = [
+    { method: 'credit' as const, prefix: '4111', pin: undefined, host: () => stack.paymentHosts.card },
+    { method: 'prepaid' as const, prefix: '6370', pin: undefined, host: () => stack.paymentHosts.prepaid },
+    { method: 'debit' as const, prefix: '4902', pin: '2580', host: () => stack.paymentHosts.bank },
+  ];
+  test.each(METHODS.flatMap((m) => CODES.map((code) => [m.method, code, m] as const)))('%s, response code %s: its outcome and message, back to the choice screen, nothing charged', async (_name, code, m) => {
+    const pan = newPan(m.prefix);
+    m.host().setOutcome(pan, hostOutcomes.decline(code));
+    const charges = m.host().chargeCount();
     const k = kiosk();
-    await k.buyWithCard({ kind: 'prepaid', valueId: await prepaidValue(0) }, 'credit', pan);
+    await k.buyWithCard({ kind: 'prepaid', valueId: await prepaidValue(0) }, m.method, pan, m.pin);
     const back = await k.waitForPaymentResult();
     const meaning = describeResponseCode(code);
     expect(back.stage).toBe('confirmed');
-    expect(back.payment).toMatchObject({ state: 'choosing', tries: 1, lastDecline: { method: 'credit', code } });
+    expect(back.payment).toMatchObject({ state: 'choosing', tries: 1, lastDecline: { method: m.method, code } });
     const [payment] = await paymentsOf(k.issuanceId);
     if (meaning.outcome === 'unknown') {
       // 94 (duplicate transmission) does not settle whether money moved: reverse it.
@@ -125,6 +132,7 @@ describe('declines', () => {
       expect(payment.status).toBe('declined');
       expect(await stack.db('payment_reversals').where({ payment_id: payment.id })).toHaveLength(0);
     }
+    expect(m.host().chargeCount()).toBe(charges);
     expect(await stack.db('cards').where({ issuance_id: k.issuanceId })).toHaveLength(0);
     expect((await k.cancel()).status).toBe(200);
     await k.waitForStage('cancelled');
@@ -195,26 +203,26 @@ describe('declines', () => {
 });
 
 describe('no answer and other unknown outcomes', () => {
-  test('no answer → unknown → reversal acknowledged; no card; the customer can pay another way', async () => {
-    const pan = newPan();
-    stack.paymentHosts.card.setOutcome(pan, hostOutcomes.silent()); // processed (hold placed), never answered
-    const releases = stack.paymentHosts.card.releaseCount();
+  test.each(['credit', 'prepaid', 'debit'] as const)('%s: no answer → unknown → reversal acknowledged; no card; the customer can pay another way', async (method) => {
+    const m = { credit: { prefix: '4111', pin: undefined, host: stack.paymentHosts.card, mti: '0100' }, prepaid: { prefix: '6370', pin: undefined, host: stack.paymentHosts.prepaid, mti: '0200' }, debit: { prefix: '4902', pin: '3690', host: stack.paymentHosts.bank, mti: '0200' } }[method];
+    const pan = newPan(m.prefix);
+    m.host.setOutcome(pan, hostOutcomes.silent()); // processed (the money held or moved), never answered
+    const releases = m.host.releaseCount();
     const k = kiosk();
-    await k.buyWithCard({ kind: 'prepaid', valueId: await prepaidValue(0) }, 'credit', pan);
+    await k.buyWithCard({ kind: 'prepaid', valueId: await prepaidValue(0) }, method, pan, m.pin);
     const back = await k.waitForPaymentResult();
     expect(back.stage).toBe('confirmed');
     expect(back.message).toMatch(/could not get an answer from the card company/);
     const [payment] = await paymentsOf(k.issuanceId);
     await reversalDone(payment.id);
     expect(await transitionsOf(payment.id)).toEqual(['pending', 'unknown', 'reversed']);
-    expect(stack.paymentHosts.card.releaseCount()).toBe(releases + 1);
-    const reversal = stack.paymentHosts.card.received.filter((m) => m.mti === '0400' && m.fields[90]?.slice(4, 10) === payment.stan);
+    expect(m.host.releaseCount()).toBe(releases + 1);
+    const reversal = m.host.received.filter((msg) => msg.mti === '0400' && msg.fields[90]?.slice(4, 10) === payment.stan);
     expect(reversal).toHaveLength(1);
-    expect(reversal[0].fields[90]!.slice(0, 4)).toBe('0100');
+    expect(reversal[0].fields[90]!.slice(0, 4)).toBe(m.mti);
     expect(await stack.db('cards').where({ issuance_id: k.issuanceId })).toHaveLength(0);
     // Paying another way still works.
-    const ok = newPan();
-    await k.retryWithCard('credit', ok);
+    await k.retryWithCard('credit', newPan());
     await k.waitForStage('completed');
   });
 

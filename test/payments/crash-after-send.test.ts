@@ -83,3 +83,23 @@ test('killed after sending, the host never answers: after a restart a reversal a
   await kiosk.waitForStage('cancelled');
   expect((await checkLedger(stack.db)).filter((c) => !c.ok)).toEqual([]);
 });
+
+test('debit (0200, money moves at once) killed after sending: after a restart exactly one debit', async () => {
+  const pan = '4902000055556666';
+  const sim = stack.paymentHosts.bank;
+  sim.setAccount(pan, { pin: '4711', balance: 10_000 });
+  sim.setOutcome(pan, hostOutcomes.slow(1_000, hostOutcomes.approve()));
+  await killCenter();
+  const faulty = stack.startCenter({ FAULT_KILL_AFTER_PAYMENT_SEND: '0200' });
+  const kiosk = new Kiosk(stack.apiUrl, stack.terminalIds[0]);
+  await kiosk.buyWithCard({ kind: 'prepaid', valueId: await prepaidValue() }, 'debit', pan, '4711');
+  await faulty.exited;
+  expect(faulty.child.signalCode).toBe('SIGKILL');
+  stack.startCenter();
+  await kiosk.waitForStage('completed', 90_000);
+  expect(sim.balanceOf(pan)).toBe(9_000); // debited once
+  expect(sim.transactions().filter((t) => t.pan === pan)).toHaveLength(1);
+  const payments = await stack.db('payments').where({ issuance_id: kiosk.issuanceId });
+  expect(payments.map((p) => [p.status, p.sent_count])).toEqual([['captured', 2]]);
+  expect((await checkLedger(stack.db)).filter((c) => !c.ok)).toEqual([]);
+});
