@@ -7,6 +7,7 @@ import { kioskRoutes, type KioskRouteOptions } from './routes/kiosk';
 import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
 import { codecRoutes } from './routes/codec';
 import { issuerApiRoutes } from './routes/issuer';
+import { posRoutes } from './routes/pos';
 import { errorHandler, notFound } from './errors';
 import { operatorAuth, type OperatorToken } from './operator-auth';
 import { OperatorSessions, operatorLoginRoutes } from './operator-session';
@@ -41,6 +42,7 @@ export function createApp(opts: AppOptions): Express {
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));
   app.use('/api', kioskRoutes(opts));
+  app.use('/api/pos', posRoutes(opts));
   app.use('/api/finance', financeRoutes(opts));
   const dir = publicDir();
   app.use('/static', express.static(dir, { index: false }));

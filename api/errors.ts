@@ -21,6 +21,8 @@ const UPDATE_FAILURE_STATUS: Record<string, [number, string]> = {
   UnknownTerminal: [404, 'unknown_terminal'],
   WrongStage: [409, 'wrong_stage'],
   InvalidRequest: [422, 'invalid_request'],
+  SlipExpired: [409, 'slip_closed'],
+  PaymentMethodUnavailable: [422, 'payment_method_unavailable'],
 };
 
 export function fromUpdateFailure(err: WorkflowUpdateFailedError): ApiError {

@@ -85,6 +85,11 @@ export interface PaymentHostSimulator {
   /** Approvals that moved money, counted once each (duplicates and released ones included). */
   chargeCount(): number;
   releaseCount(): number;
+  /** The next `count` reversal messages (0400/0420/0421) are dropped unprocessed and unanswered (host down for them). */
+  setReversalSilence(count: number): void;
+  /** The simulator's own time per answered message (frame in → answer written), ms; cleared by resetTimings. */
+  processingTimesMs(): number[];
+  resetTimings(): void;
   close(): Promise<void>;
 }
 
@@ -115,6 +120,8 @@ export async function startPaymentHostSimulator(options: PaymentHostSimulatorOpt
   let rrnCounter = 0;
   let charges = 0;
   let releases = 0;
+  let reversalSilence = 0;
+  let timings: number[] = [];
 
   function release(t: HostTransaction): void {
     if (!t.charged || t.released) return;
@@ -181,6 +188,7 @@ export async function startPaymentHostSimulator(options: PaymentHostSimulatorOpt
   }
 
   async function handle(socket: net.Socket, payload: Buffer): Promise<void> {
+    const started = process.hrtime.bigint();
     let msg;
     try {
       msg = unpack(payload, table);
@@ -190,7 +198,10 @@ export async function startPaymentHostSimulator(options: PaymentHostSimulatorOpt
     const { mti, fields: f } = msg;
     received.push({ mti, fields: f, at: new Date() });
     const answer = (fields: Iso8583Fields | null) => {
-      if (fields && !socket.destroyed) socket.write(frame(pack(responseMtiFor(mti), fields, table)));
+      if (fields && !socket.destroyed) {
+        socket.write(frame(pack(responseMtiFor(mti), fields, table)));
+        if (timings.length < 1_000_000) timings.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
     };
     if (mti === '0100' || mti === '0200') {
       const key = `${f[11] ?? ''}|${f[41] ?? ''}|${f[7] ?? ''}`;
@@ -210,6 +221,10 @@ export async function startPaymentHostSimulator(options: PaymentHostSimulatorOpt
       answers.set(key, pending);
       answer(await pending);
     } else if (mti === '0400' || mti === '0420' || mti === '0421') {
+      if (reversalSilence > 0) {
+        reversalSilence -= 1;
+        return;
+      }
       answer(reversal(f));
     } else if (mti === '0800') {
       answer({ ...echo(f, table), 39: ['001', '002', '301'].includes(f[70] ?? '') ? '00' : '12' });
@@ -246,6 +261,9 @@ export async function startPaymentHostSimulator(options: PaymentHostSimulatorOpt
     transactions: () => [...txns.values()],
     chargeCount: () => charges,
     releaseCount: () => releases,
+    setReversalSilence: (count) => { reversalSilence = count; },
+    processingTimesMs: () => [...timings],
+    resetTimings: () => { timings = []; },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());

@@ -2,6 +2,7 @@
  * The issuance as the kiosk and the operator see it: what was selected, what it costs, and how
  * far production has come. Pure types and rules, safe inside the workflow bundle.
  */
+import type { PaymentMethodName, PaymentProgress } from './payments';
 
 export type ProductType = 'concert' | 'commuter' | 'prepaid';
 
@@ -34,7 +35,7 @@ export interface HeldItem {
   selection: Selection;
 }
 
-export type PaymentMethod = 'cash';
+export type PaymentMethod = PaymentMethodName;
 
 export const STAGES = [
   'selecting',
@@ -75,6 +76,8 @@ export interface Progress {
   item: HeldItem | null;
   paymentMethod: PaymentMethod | null;
   cash: CashState | null;
+  /** Card and register payments: the method's state, tries, last four digits, the last decline, the slip. */
+  payment?: PaymentProgress | null;
   cardId: string | null;
   /** Last message for the customer (a reason for a refusal, a hint what to do next). */
   message: string | null;

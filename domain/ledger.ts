@@ -10,6 +10,8 @@
  *   issuance_fee_revenue      revenue    issuance fees customers pay on top of the price
  *   bank:operator             asset      the operator's bank account (payouts leave from here)
  *   refunds_due               liability  refunds owed to customers that the terminal could not pay
+ *   receivable:<payment host> asset      captured card payments the payment company owes the operator
+ *   cash:store:<store>        asset      pay-at-register money a store's POS took for the operator
  */
 
 export interface Posting {
@@ -26,6 +28,8 @@ export const Accounts = {
   issuanceFeeRevenue: 'issuance_fee_revenue',
   operatorBank: 'bank:operator',
   refundsDue: 'refunds_due',
+  paymentReceivable: (hostId: string) => `receivable:${hostId}`,
+  storeCash: (storeId: string) => `cash:store:${storeId}`,
 } as const;
 
 export function isBalanced(postings: Posting[]): boolean {
@@ -84,5 +88,34 @@ export function saleRefunded(s: { issuerId: string; priceMinor: number; operator
     { account: Accounts.issuerPayable(s.issuerId), amountMinor: s.priceMinor - s.operatorFeeMinor },
     { account: Accounts.operatorFeeRevenue, amountMinor: s.operatorFeeMinor },
     { account: Accounts.refundsDue, amountMinor: -s.priceMinor },
+  ]);
+}
+
+/**
+ * A card payment captured (credit: after the card was handed out; prepaid/debit: at approval,
+ * single message): the payment company now owes the amount, held as the customer's prepayment
+ * until the sale is recorded. An authorization alone (a hold on the cardholder's limit) moves no
+ * money and posts nothing.
+ */
+export function cardCaptured(hostId: string, amountMinor: number): Posting[] {
+  return balanced([
+    { account: Accounts.paymentReceivable(hostId), amountMinor },
+    { account: Accounts.customerPrepayments, amountMinor: -amountMinor },
+  ]);
+}
+
+/** A captured card payment voided (reversal acknowledged) or refunded: the company owes it no more. */
+export function cardReleased(hostId: string, amountMinor: number): Posting[] {
+  return balanced([
+    { account: Accounts.customerPrepayments, amountMinor },
+    { account: Accounts.paymentReceivable(hostId), amountMinor: -amountMinor },
+  ]);
+}
+
+/** Money a store's POS register took for a pay-at-register slip. */
+export function registerCollected(storeId: string, amountMinor: number): Posting[] {
+  return balanced([
+    { account: Accounts.storeCash(storeId), amountMinor },
+    { account: Accounts.customerPrepayments, amountMinor: -amountMinor },
   ]);
 }

@@ -19,6 +19,8 @@ const schema = z.object({
   API_PORT: z.coerce.number().int().nonnegative().default(3000),
   API_PUBLIC_URL: z.string().optional(),
   DEMO_ISSUER_PORT: z.coerce.number().int().nonnegative().default(4000),
+  /** `npm start`'s payment host simulators: card company, prepaid company, bank on this port, +2, +4 (control APIs on +1, +3, +5); 0 = any free ports. */
+  PAYMENT_SIM_PORT: z.coerce.number().int().nonnegative().default(5830),
   TERMINAL_ID: z.string().default('T-001'),
   HOLD_TTL_MS: durationMs.default(180_000),
   /** Browser origins of the Temporal Web UI allowed to call the codec endpoint (comma-separated). */

@@ -7,6 +7,7 @@ import * as initial from './001_initial';
 import * as seatHoldIndex from './002_seat_hold_index';
 import * as ledgerAndFeeRules from './003_ledger_and_fee_rules';
 import * as settlements from './004_settlements';
+import * as paymentHosts from './005_payment_hosts';
 import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
 
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '002_seat_hold_index': seatHoldIndex,
   '003_ledger_and_fee_rules': ledgerAndFeeRules,
   '004_settlements': settlements,
+  '005_payment_hosts': paymentHosts,
   '006_issuer_api': issuerApi,
   '007_settlement_batches': settlementBatches,
 };

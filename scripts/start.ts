@@ -25,6 +25,9 @@ import { randomBytes } from 'node:crypto';
 import { seedDemo } from '../migrations/seeds/demo';
 import { Client } from '@temporalio/client';
 import { ensureSettlementSchedules } from '../lib/settlement-schedule';
+import { startDemoPaymentHosts } from '../demo/payment-hosts';
+import { seedDemoStore, seedPaymentHosts } from '../migrations/seeds/payment-hosts';
+import { hashPosToken } from '../api/routes/pos';
 
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -67,12 +70,14 @@ async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
 }
 
 let closeIssuer: (() => Promise<void>) | null = null;
+let closePaymentHosts: (() => Promise<void>) | null = null;
 
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   for (const c of [...children].reverse()) c.kill('SIGTERM');
   await closeIssuer?.();
+  await closePaymentHosts?.();
   setTimeout(() => process.exit(code), 1500).unref();
 }
 
@@ -121,6 +126,15 @@ async function main() {
   await migrateLatest(db);
   const notifyUrl = `http://127.0.0.1:${config.DEMO_ISSUER_PORT}/webhooks/sales`;
   const seeded = await seedDemo(db, { notifyUrl, terminalIds: [config.TERMINAL_ID] });
+  // The payment companies' hosts (simulators in this process) and the demo store's POS token,
+  // kept in a file readable only by this user, never printed.
+  const paymentHosts = await startDemoPaymentHosts({ basePort: config.PAYMENT_SIM_PORT });
+  closePaymentHosts = paymentHosts.close;
+  const hostAddress = (k: keyof typeof paymentHosts.sims) => ({ host: paymentHosts.sims[k].host, port: paymentHosts.sims[k].port });
+  await seedPaymentHosts(db, { card: hostAddress('card'), prepaid: hostAddress('prepaid'), bank: hostAddress('bank') });
+  const posTokenFile = path.join(config.DATA_DIR, 'pos-token');
+  if (!fs.existsSync(posTokenFile)) fs.writeFileSync(posTokenFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+  await seedDemoStore(db, hashPosToken(fs.readFileSync(posTokenFile, 'utf8').trim()), [config.TERMINAL_ID]);
   // One settlement Schedule per issuer (closing time and zone from the configuration).
   const issuerIds: string[] = await db('issuers').pluck('id');
   await db.destroy();
@@ -144,6 +158,8 @@ async function main() {
   say(`  Kiosk page (terminal ${config.TERMINAL_ID}): ${apiUrl}/kiosk/${config.TERMINAL_ID}`);
   say(`  Temporal Web UI:                  ${uiUrl}`);
   say(`  Demo issuer's received events:    http://localhost:${config.DEMO_ISSUER_PORT}/events`);
+  say(`  Payment hosts (simulators):       card ${paymentHosts.controlUrls.card}/state, prepaid ${paymentHosts.controlUrls.prepaid}/state, bank ${paymentHosts.controlUrls.bank}/state`);
+  say(`  POS register API:                 POST ${apiUrl}/api/pos/payments (store token in ${posTokenFile})`);
   say(`  Operator sign-in (decrypt history): ${apiUrl}/operator/login${config.OPERATOR_TOKENS.length === 0 ? ` (token in ${operatorTokenFile})` : ''}`);
   say(`  Data directory:                   ${config.DATA_DIR}`);
   say('Press Ctrl-C to stop.');

@@ -14,6 +14,7 @@ import { DEMO_TIMINGS, timingsFromEnv } from './simulators/timings';
 import { encryptedDataConverter } from '../lib/payload-codec';
 import { payloadKeyProvider } from '../lib/payload-keys';
 import { createTerminalWorker } from './worker';
+import { simulatedPaymentCardDeviceFor } from './devices/payment-devices';
 
 async function main() {
   const config = loadConfig();
@@ -24,7 +25,7 @@ async function main() {
     throw new Error('Real device drivers are not available yet: start the terminal worker with --simulate.');
   }
   const stateFile = process.env.TERMINAL_STATE_FILE ?? path.join(config.DATA_DIR, 'terminals', terminalId, 'machine.json');
-  const devices = createSimulatedDevices(stateFile, timingsFromEnv(process.env, DEMO_TIMINGS));
+  const devices = { ...createSimulatedDevices(stateFile, timingsFromEnv(process.env, DEMO_TIMINGS)), payment: simulatedPaymentCardDeviceFor(stateFile, config.DATA_DIR) };
   const connection = await connectWorker(temporalAddress(config));
   const worker = await createTerminalWorker({
     connection,

@@ -16,7 +16,7 @@ async function main() {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CENTER_TASK_QUEUE,
-    deps: { db },
+    deps: { db, faultKillAfterPaymentSend: process.env.FAULT_KILL_AFTER_PAYMENT_SEND },
     workflowBundle: process.env.WORKFLOW_BUNDLE_PATH ? { codePath: process.env.WORKFLOW_BUNDLE_PATH } : undefined,
     faultKillBeforeActivity: process.env.FAULT_KILL_BEFORE_ACTIVITY,
     dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),

@@ -6,13 +6,24 @@
  * the hold lapse (inserted cash is returned, the seat is released). After payment, a failure to
  * produce a card refunds in a non-cancellable scope, newest step first. Once the card is in the
  * customer's hand, the sale and the notification are retried until they succeed.
+ *
+ * Payment is a pluggable step (domain/payments.ts): cash in the kiosk's cash unit; credit,
+ * prepaid and debit cards authorised online by the payment company's host (the card arrives
+ * tokenised, the PIN encrypted, through `enterCard`); or a pay-at-register slip that a store's POS
+ * reports paid through `registerPayment`. Each settled method says how it is captured after the
+ * card is handed out and how it is given back if production fails. A decline brings back the
+ * choice screen (up to `payment.maxTries` tries); an unknown outcome and every approved payment
+ * that is not used are reversed by a `paymentReversal` workflow that outlives this one. The card
+ * is produced only after an explicit approval.
  */
 import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
+  ParentClosePolicy,
   proxyActivities,
+  startChild,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -33,13 +44,27 @@ import {
   type Stage,
 } from '../domain/issuance';
 import { formatMoney } from '../domain/money';
+import {
+  CARD_METHOD_RULES,
+  CARD_TOKEN_PATTERN,
+  isCardMethod,
+  PAYMENT_METHODS,
+  type CardAuthResult,
+  type CardEntry,
+  type CardMethod,
+  type PaymentProgress,
+  type RegisterSlip,
+} from '../domain/payments';
+import { paymentReversal, reversalWorkflowId } from './payment-reversal';
 import { IssuanceStageKey, IssuerIdKey, ProductTypeKey } from '../domain/search-attributes';
 import {
   cancelUpdate,
   choosePaymentUpdate,
   confirmUpdate,
+  enterCardUpdate,
   insertCashUpdate,
   progressQuery,
+  registerPaymentUpdate,
   selectItemUpdate,
   type IssuanceInput,
 } from './issuance-messages';
@@ -91,6 +116,16 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 10 },
   });
 
+  const payOpts = input.payment ?? {};
+  const maxTries = payOpts.maxTries ?? 3;
+  const registerHoldMs = payOpts.registerHoldMs ?? 30 * 60_000;
+  // One authorization attempt: a crashed worker's attempt is retried after this timeout, resending
+  // the same request (the host answers a duplicate once); after the last retry the attempt is reversed.
+  const cardCalls = proxyActivities<Pick<CenterActivities, 'authorizeCardPayment'>>({
+    startToCloseTimeout: payOpts.authorizeTimeoutMs ?? 30_000,
+    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 4 },
+  });
+
   const p: Progress = {
     issuanceId,
     terminalId,
@@ -100,6 +135,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     item: null,
     paymentMethod: null,
     cash: null,
+    payment: null,
     cardId: null,
     message: null,
     customerDeadline: Date.now() + input.holdTtlMs,
@@ -108,6 +144,17 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   let inFlight = 0;
   let cancelRequested = false;
   let paid = false;
+  /** Payment attempts are numbered per issuance (payments.attempt): each card try, cash, or slip takes one. */
+  let attempt = 0;
+  let cashAttempt = 0;
+  let pendingCard: CardEntry | null = null;
+  /** Card methods with entry 'terminal': the terminal's card reader is to read the card next. */
+  let readFromTerminal = false;
+  let authorizing = false;
+  let readingCard = false;
+  let approvedCard: CardAuthResult | null = null;
+  let slip: (RegisterSlip & { attempt: number }) | null = null;
+  const payment = (): PaymentProgress => p.payment!;
 
   /** Moves to a stage; the stage search attribute goes in the same upsert as any others given. */
   const setStage = (stage: Stage, message: string | null = p.message, more: SearchAttributeUpdatePair[] = []) => {
@@ -117,7 +164,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   };
   const touch = () => {
     touched = true;
-    p.customerDeadline = Date.now() + input.holdTtlMs;
+    // An open register slip holds the item until its own deadline; otherwise the idle timer restarts.
+    p.customerDeadline = slip && !paid ? slip.expiresAt : Date.now() + input.holdTtlMs;
   };
   const requireStage = (allowed: Stage[], action: string) => {
     if (!allowed.includes(p.stage)) reject(`Cannot ${action} now: the issuance is ${p.stage}.`, 'WrongStage');
@@ -166,18 +214,108 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
 
   setHandler(
     choosePaymentUpdate,
-    ({ method }) => {
-      p.paymentMethod = method;
-      const due = p.item!.quote.totalMinor;
-      p.cash = { insertedMinor: 0, dueMinor: due, remainingMinor: due, changeMinor: 0 };
-      setStage('paying', `Please insert ${formatMoney(due, p.item!.quote.currency)}.`);
+    async ({ method, entry }) => {
+      inFlight++;
+      try {
+        const due = p.item!.quote.totalMinor;
+        const currency = p.item!.quote.currency;
+        const base: PaymentProgress = { method, state: 'choosing', tries: p.payment?.tries ?? 0, maxTries, last4: null, approvalCode: null, lastDecline: null, slip: null };
+        if (method === 'register') {
+          // The slip first: if this kiosk cannot take register payments, nothing has changed.
+          const made = await center.issueRegisterSlip(issuanceId, registerHoldMs).catch((err) => reject(errorMessage(err), errorType(err) ?? 'PaymentMethodUnavailable'));
+          attempt++;
+          slip = { slipNumber: made.slipNumber, expiresAt: made.expiresAt, storeId: made.storeId, attempt };
+          p.paymentMethod = method;
+          p.cash = null;
+          p.payment = { ...base, state: 'awaiting-register', slip: { slipNumber: made.slipNumber, expiresAt: made.expiresAt, storeId: made.storeId } };
+          setStage('paying', `Please take the slip to the store's register and pay ${formatMoney(due, currency)} there. Slip number ${made.slipNumber}.`);
+          await terminal
+            .printReceipt(`slip-${issuanceId}`, slipLines(made.slipNumber, due, currency, made.expiresAt))
+            .catch((err) => log.warn('register slip not printed', { issuanceId, error: errorMessage(err) }));
+        } else if (method === 'cash') {
+          attempt++;
+          cashAttempt = attempt;
+          p.paymentMethod = method;
+          p.payment = { ...base, state: 'awaiting-cash' };
+          p.cash = { insertedMinor: 0, dueMinor: due, remainingMinor: due, changeMinor: 0 };
+          setStage('paying', `Please insert ${formatMoney(due, currency)}.`);
+        } else {
+          p.paymentMethod = method;
+          p.cash = null;
+          p.payment = { ...base, state: 'awaiting-card' };
+          readFromTerminal = entry === 'terminal';
+          setStage('paying', method === 'debit' ? 'Please insert your debit card and enter your PIN.' : `Please insert your ${CARD_METHOD_RULES[method as CardMethod].label.toLowerCase()}.`);
+        }
+        return p;
+      } finally {
+        inFlight--;
+        touch();
+      }
+    },
+    {
+      validator: (choice) => {
+        requireStage(['confirmed', 'paying'], 'choose a payment method');
+        if (!PAYMENT_METHODS.includes(choice?.method)) reject(`Payment method "${choice?.method}" is not available; choose one of ${PAYMENT_METHODS.join(', ')}.`);
+        if (paid) reject('The price is already paid.', 'WrongStage');
+        if (authorizing || pendingCard || readingCard) reject('Your card is being checked; please wait.', 'WrongStage');
+        if (choice.entry !== undefined && (choice.entry !== 'terminal' && choice.entry !== 'kiosk-page')) reject('entry must be "terminal" or "kiosk-page".');
+        if (choice.entry === 'terminal' && !isCardMethod(choice.method)) reject('Only card payments are read by the terminal.');
+        if (p.stage === 'paying' && (p.cash?.insertedMinor ?? 0) > 0) reject('Cash has been inserted: please finish paying in cash, or cancel to get it back.', 'WrongStage');
+        if (slip) reject('A register slip has been printed: please pay at the register, or cancel.', 'WrongStage');
+      },
+    },
+  );
+
+  setHandler(
+    enterCardUpdate,
+    (card) => {
+      pendingCard = card;
+      payment().state = 'authorizing';
+      payment().last4 = card.last4;
+      p.message = 'Checking your card…';
       touch();
       return p;
     },
     {
-      validator: (choice) => {
-        requireStage(['confirmed'], 'choose a payment method');
-        if (choice?.method !== 'cash') reject(`Payment method "${choice?.method}" is not available at this terminal; choose cash.`);
+      validator: (card) => {
+        requireStage(['paying'], 'present a card');
+        if (!isCardMethod(p.paymentMethod)) reject('This issuance is not being paid by card; choose a card payment first.', 'WrongStage');
+        if (paid) reject('The price is already paid.', 'WrongStage');
+        if (authorizing || pendingCard || readingCard || readFromTerminal) reject('Your card is already being checked; please wait.', 'WrongStage');
+        if (!card || typeof card.cardToken !== 'string' || !CARD_TOKEN_PATTERN.test(card.cardToken)) reject('A card token is required (card numbers are tokenised before they reach the workflow).');
+        if (typeof card.last4 !== 'string' || !/^[0-9]{4}$/.test(card.last4)) reject('last4 must be the last four digits of the card.');
+        if (!['manual', 'chip', 'magstripe', 'contactless'].includes(card.entryMode)) reject('entryMode must be manual, chip, magstripe or contactless.');
+        const needsPin = CARD_METHOD_RULES[p.paymentMethod as CardMethod].needsPin;
+        if (needsPin && !/^[0-9A-F]{16}$/.test(card.pinBlock ?? '')) reject('A debit card needs its PIN: an encrypted PIN block of 16 hex digits from the PIN pad.');
+        if (!needsPin && card.pinBlock !== undefined) reject(`A ${p.paymentMethod} payment takes no PIN.`);
+      },
+    },
+  );
+
+  setHandler(
+    registerPaymentUpdate,
+    async (report) => {
+      inFlight++;
+      try {
+        await center.recordRegisterPayment(issuanceId, slip!.attempt, report);
+        paid = true;
+        payment().state = 'paid';
+        p.message = 'Paid at the register. Your card is being made at the kiosk.';
+        return { issuanceId, slipNumber: report.slipNumber, accepted: true as const };
+      } finally {
+        inFlight--;
+        touch();
+      }
+    },
+    {
+      validator: (r) => {
+        requireStage(['paying'], 'take a register payment');
+        if (p.paymentMethod !== 'register' || !slip) reject('This issuance has no open register slip.', 'WrongStage');
+        if (paid) reject('This slip is already paid.', 'WrongStage');
+        if (r?.slipNumber !== slip.slipNumber) reject('The slip number does not match this issuance.');
+        if (r.storeId !== slip.storeId) reject('This slip belongs to another store.');
+        if (r.amountMinor !== p.item!.quote.totalMinor) reject(`The slip is for ${formatMoney(p.item!.quote.totalMinor, p.item!.quote.currency)}.`);
+        if (Date.now() > slip.expiresAt) reject('The slip has expired; do not take payment for it.', 'SlipExpired');
       },
     },
   );
@@ -225,12 +363,40 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
 
   // The starter sets TerminalId and IssuanceStage=selecting, so nothing to upsert yet.
 
-  // Wait for payment, while the customer keeps acting within the hold time.
+  // Wait for payment, while the customer keeps acting within the hold time (or the slip's time).
   for (;;) {
-    const acted = await condition(() => touched || cancelRequested || paid, input.holdTtlMs);
+    const waitMs = Math.max(1, (p.customerDeadline ?? Date.now()) - Date.now());
+    const acted = await condition(() => touched || cancelRequested || paid || pendingCard !== null || readFromTerminal, waitMs);
     if (paid) break;
     if (cancelRequested) return finish(await endUnpaid('cancelled', 'Cancelled. Nothing was charged.'));
-    if (!acted && inFlight === 0) return finish(await endUnpaid('expired', 'The time to complete the purchase ran out; the item was released.'));
+    if (readFromTerminal) {
+      readFromTerminal = false;
+      const read = await readCardAtTerminal();
+      if (!read) continue;
+      pendingCard = read;
+      if (cancelRequested) continue;
+    }
+    if (pendingCard) {
+      const outcome = await authorizeCard(pendingCard);
+      if (outcome === 'approved') {
+        if (!cancelRequested) {
+          paid = true;
+          break;
+        }
+        // Cancelled while the card was being checked: the approval is not used, so it is released.
+        await CancellationScope.nonCancellable(() => voidCard(approvedCard!.paymentId, 'cancelled'));
+        return finish(await endUnpaid('cancelled', 'Cancelled. Your card payment has been cancelled; nothing will be charged.'));
+      }
+      if (payment().tries >= maxTries) {
+        return finish(await endUnpaid('cancelled', `${p.message} The payment could not be completed after ${maxTries} tries; the item was released.`));
+      }
+      touched = false;
+      continue;
+    }
+    if (!acted && inFlight === 0) {
+      const lapsed = slip ? 'The time to pay at the register ran out; the slip is no longer valid and the item was released.' : 'The time to complete the purchase ran out; the item was released.';
+      return finish(await endUnpaid('expired', lapsed));
+    }
     touched = false;
   }
 
@@ -238,16 +404,33 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   p.customerDeadline = null;
   setStage('producing', p.message);
   const item = p.item!;
-  const cash = p.cash!;
+  const method = p.paymentMethod!;
   const compensations: Array<() => Promise<void>> = [];
+  /** What the customer is told if the card cannot be made, by how they paid. */
+  let refundNote = 'Your money has been returned.';
+  /** Credit: the authorization becomes a sale only once the card is in the customer's hand. */
+  let capture: (() => Promise<void>) | null = null;
   let currentCard: { cardId?: string; uid: string } | null = null;
   try {
-    await center.recordCashPayment(issuanceId, { amountMinor: cash.dueMinor, tenderedMinor: cash.insertedMinor, changeMinor: cash.changeMinor, currency: item.quote.currency });
-    compensations.unshift(async () => {
-      const back = await terminal.payoutCash(`refund:${issuanceId}`, cash.dueMinor).then(() => true, () => false);
-      await center.markPaymentRefunded(issuanceId, back);
-    });
-    if (cash.changeMinor > 0) await terminal.payoutCash(`change:${issuanceId}`, cash.changeMinor);
+    if (method === 'cash') {
+      const cash = p.cash!;
+      await center.recordCashPayment(issuanceId, { amountMinor: cash.dueMinor, tenderedMinor: cash.insertedMinor, changeMinor: cash.changeMinor, currency: item.quote.currency, ...(cashAttempt > 1 ? { attempt: cashAttempt } : {}) });
+      compensations.unshift(async () => {
+        const back = await terminal.payoutCash(`refund:${issuanceId}`, cash.dueMinor).then(() => true, () => false);
+        await center.markPaymentRefunded(issuanceId, back);
+      });
+      if (cash.changeMinor > 0) await terminal.payoutCash(`change:${issuanceId}`, cash.changeMinor);
+    } else if (method === 'register') {
+      refundNote = 'Please show your slip at the register: the store will give your money back.';
+      compensations.unshift(async () => {
+        await center.markPaymentRefunded(issuanceId, false);
+      });
+    } else {
+      const card = approvedCard!;
+      refundNote = 'Your card payment has been cancelled; nothing will be charged.';
+      compensations.unshift(() => voidCard(card.paymentId, 'production_failed'));
+      if (card.status === 'authorized') capture = async () => void (await center.captureCardPayment(card.paymentId));
+    }
 
     const maxAttempts = input.maxCardAttempts ?? 3;
     for (let attempt = 1; !p.cardId; attempt++) {
@@ -291,7 +474,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       await center.releaseHold(issuanceId, 'refunded');
     });
     p.step = null;
-    setStage('refunded', `Sorry, the card could not be produced (${errorMessage(err)}). Your money has been returned.`);
+    setStage('refunded', `Sorry, the card could not be produced (${errorMessage(err)}). ${refundNote}`);
     return finish(p);
   }
 
@@ -303,12 +486,96 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   p.percent = 100;
   setStage('recording', 'Please take your card and receipt.');
   await CancellationScope.nonCancellable(async () => {
+    if (capture) await capture();
     await center.recordSale(issuanceId, p.cardId!);
     setStage('notifying');
     await issuerCalls.notifyIssuer(issuanceId);
   });
   setStage('completed');
   return finish(p);
+
+  /**
+   * One card try: the host's answer decides. Approved → the card can be made. Anything else → the
+   * choice screen again with the reason, and an unknown outcome is reversed in the background.
+   */
+  async function authorizeCard(card: CardEntry): Promise<'approved' | 'declined'> {
+    pendingCard = null;
+    authorizing = true;
+    const cardMethod = p.paymentMethod as CardMethod;
+    const mine = ++attempt;
+    payment().tries += 1;
+    payment().lastDecline = null;
+    let result: CardAuthResult | null = null;
+    let failure = 'The card company cannot be reached right now. Please try again in a moment or use another payment method.';
+    try {
+      result = await cardCalls.authorizeCardPayment({ issuanceId, attempt: mine, method: cardMethod, ...card });
+    } catch (err) {
+      if (errorType(err) === 'PaymentMethodUnavailable') failure = errorMessage(err);
+      log.warn('authorization attempt failed; reversing whatever was sent', { issuanceId, attempt: mine, error: errorMessage(err) });
+      result = await CancellationScope.nonCancellable(() => center.abandonCardAttempt(issuanceId, mine));
+    } finally {
+      authorizing = false;
+    }
+    if (result?.reversalQueued) await startReversal(result.paymentId);
+    if (result?.outcome === 'approved') {
+      approvedCard = result;
+      payment().state = 'paid';
+      payment().approvalCode = result.approvalCode;
+      p.message = 'Payment approved. Your card is being made.';
+      return 'approved';
+    }
+    const message = result?.customerMessage ?? failure;
+    payment().state = 'choosing';
+    payment().lastDecline = { method: cardMethod, code: result?.responseCode ?? null, message };
+    setStage('confirmed', message);
+    touch();
+    return 'declined';
+  }
+
+  /**
+   * The terminal's card reader / PIN pad reads the card; the center decrypts and tokenises it.
+   * Nothing read (the customer walked off, cancelled the PIN): back to the choice screen.
+   */
+  async function readCardAtTerminal(): Promise<CardEntry | null> {
+    const cardMethod = p.paymentMethod as CardMethod;
+    readingCard = true;
+    try {
+      const read = await terminal.readPaymentCard(issuanceId, { withPin: CARD_METHOD_RULES[cardMethod].needsPin, timeoutMs: payOpts.cardReadTimeoutMs ?? 60_000 });
+      const entry = await center.acceptTerminalCardRead(cardMethod, read);
+      payment().state = 'authorizing';
+      payment().last4 = entry.last4;
+      return entry;
+    } catch (err) {
+      const message = errorType(err) === 'NoCardPresented' ? 'No card was inserted. Please choose how to pay.' : errorMessage(err);
+      payment().state = 'choosing';
+      payment().lastDecline = { method: cardMethod, code: null, message };
+      setStage('confirmed', message);
+      touch();
+      return null;
+    } finally {
+      readingCard = false;
+    }
+  }
+
+  /** Queues the release of an approved payment and starts its reversal. */
+  async function voidCard(paymentId: number, reason: string): Promise<void> {
+    const v = await center.voidCardPayment(paymentId, reason);
+    if (v.reversalQueued) await startReversal(paymentId);
+  }
+
+  /** The reversal runs in its own workflow, so neither the customer nor this issuance waits for the host. */
+  async function startReversal(paymentId: number): Promise<void> {
+    try {
+      await startChild(paymentReversal, {
+        workflowId: reversalWorkflowId(paymentId),
+        args: [{ paymentId, ...(payOpts.reversalMaxIntervalMs ? { maxIntervalMs: payOpts.reversalMaxIntervalMs } : {}) }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    } catch (err) {
+      // Already started (one reversal per payment): nothing more to do.
+      log.warn('reversal workflow not started', { issuanceId, paymentId, error: errorMessage(err) });
+    }
+  }
 
   function step(s: ProductionStep) {
     p.step = s;
@@ -323,6 +590,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
         await terminal.payoutCash(`return:${issuanceId}`, inserted);
         message += ` Your ${formatMoney(inserted, p.item!.quote.currency)} has been returned.`;
       }
+      if (slip) await center.closeRegisterSlip(issuanceId, stage === 'expired' ? 'expired' : 'cancelled');
       await center.releaseHold(issuanceId, stage as 'expired' | 'cancelled');
     });
     setStage(stage, message);
@@ -338,7 +606,14 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
 
 function receiptLines(p: Progress): string[] {
   const q = p.item!.quote;
-  const cash = p.cash!;
+  const paidWith: string[] = [];
+  if (p.paymentMethod === 'cash' && p.cash) {
+    paidWith.push(`Cash ${formatMoney(p.cash.insertedMinor, q.currency)}`, `Change ${formatMoney(p.cash.changeMinor, q.currency)}`);
+  } else if (p.paymentMethod === 'register') {
+    paidWith.push(`Paid at the register, slip ${p.payment?.slip?.slipNumber ?? ''}`);
+  } else if (isCardMethod(p.paymentMethod)) {
+    paidWith.push(`${CARD_METHOD_RULES[p.paymentMethod].label} ****${p.payment?.last4 ?? ''}`, `Approval ${p.payment?.approvalCode ?? ''}`);
+  }
   return [
     'RECEIPT',
     ...p.item!.lines,
@@ -346,9 +621,13 @@ function receiptLines(p: Progress): string[] {
     `Price ${formatMoney(q.priceMinor, q.currency)}`,
     `Issuance fee ${formatMoney(q.customerFeeMinor, q.currency)}`,
     `Total ${formatMoney(q.totalMinor, q.currency)}`,
-    `Cash ${formatMoney(cash.insertedMinor, q.currency)}`,
-    `Change ${formatMoney(cash.changeMinor, q.currency)}`,
+    ...paidWith,
     `Issuer ${p.item!.issuerName}`,
     `Ref ${p.issuanceId}`,
   ];
+}
+
+function slipLines(slipNumber: string, amountMinor: number, currency: string, expiresAt: number): string[] {
+  const until = new Date(expiresAt).toISOString().replace('T', ' ').slice(0, 16);
+  return ['PAYMENT SLIP', 'Please pay at the register', `Slip ${slipNumber}`, `Amount ${formatMoney(amountMinor, currency)}`, `Valid until ${until} UTC`, 'Your card is made when the register has taken the payment.'];
 }

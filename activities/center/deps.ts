@@ -1,5 +1,7 @@
 import type { Db } from '../../lib/db';
 import type { PeriodConfig } from '../../domain/settlement-period';
+import type { CardVault } from '../../lib/card-vault';
+import type { PaymentHostClients } from '../../lib/payment-hosts';
 
 /** What center activities need from the outside world; tests pass real or fake ones. */
 export interface CenterDeps {
@@ -10,5 +12,11 @@ export interface CenterDeps {
   notifyTimeoutMs?: number;
   /** Settlement periods (close time and zone) that sales are batched by; from configuration by default. */
   periodConfig?: PeriodConfig;
+  /** The card vault (default: keys from CARD_VAULT_KEYS or $DATA_DIR, see lib/card-vault.ts). */
+  cardVault?: CardVault;
+  /** Connections to the payment companies' hosts (default: one pool per worker over `db`). */
+  paymentHosts?: PaymentHostClients;
+  /** Tests only: SIGKILL the worker right after sending a host request with this MTI (FAULT_KILL_AFTER_PAYMENT_SEND). */
+  faultKillAfterPaymentSend?: string;
 }
 

@@ -1,4 +1,6 @@
 import { createCardActivities } from './cards';
+import { createCardPaymentActivities } from './card-payments';
+import { createRegisterPaymentActivities } from './register-payments';
 import type { CenterDeps } from './deps';
 import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
@@ -14,6 +16,8 @@ export function createCenterActivities(deps: CenterDeps) {
   return {
     ...createHoldActivities(deps),
     ...createPaymentActivities(deps),
+    ...createCardPaymentActivities(deps),
+    ...createRegisterPaymentActivities(deps),
     ...createCardActivities(deps),
     ...createSaleActivities(deps),
     ...createNotificationActivities(deps),

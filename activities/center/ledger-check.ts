@@ -13,6 +13,9 @@ export interface LedgerCheck {
 
 const n = (v: unknown) => Number(v ?? 0);
 
+/** Payment states in which the operator holds the customer's money for an issuance. */
+const HOLDING = ['collected', 'captured'];
+
 async function sumAccount(db: Knex, account: string): Promise<number> {
   const r = await db('ledger_entries').where({ account }).sum({ s: 'amount_minor' }).first();
   return n(r?.s);
@@ -53,10 +56,10 @@ export async function checkLedger(db: Knex): Promise<LedgerCheck[]> {
   if (custRev !== n(fees?.cust)) feeMismatch.push(`issuance fee revenue ${custRev} ≠ sales' issuance fees ${n(fees?.cust)}`);
   add('fee revenue = fees on sales', feeMismatch, 2);
 
-  // 4. Every sale was paid in full by its payment.
+  // 4. Every sale was paid in full by its payment (cash or register money kept, or a captured card payment).
   const unpaid = await db('sales as s')
     .leftJoin('payments as p', function () {
-      this.on('p.issuance_id', 's.issuance_id').andOnVal('p.status', 'collected');
+      this.on('p.issuance_id', 's.issuance_id').andOnIn('p.status', HOLDING);
     })
     .whereRaw('coalesce(p.amount_minor, 0) <> s.price_minor + s.customer_fee_minor')
     .select('s.issuance_id', 'p.amount_minor', 's.price_minor', 's.customer_fee_minor');
@@ -75,8 +78,54 @@ export async function checkLedger(db: Knex): Promise<LedgerCheck[]> {
 
   // 6. Prepayments held = payments collected for issuances not yet sold.
   const held = -(await sumAccount(db, Accounts.customerPrepayments));
-  const pending = n((await db('payments as p').leftJoin('sales as s', 's.issuance_id', 'p.issuance_id').where('p.status', 'collected').whereNull('s.id').sum({ s: 'p.amount_minor' }).first())?.s);
+  const pending = n((await db('payments as p').leftJoin('sales as s', 's.issuance_id', 'p.issuance_id').whereIn('p.status', HOLDING).whereNull('s.id').sum({ s: 'p.amount_minor' }).first())?.s);
   add('prepayments held = payments awaiting their sale', held === pending ? [] : [`ledger holds ${held}, unsold collected payments ${pending}`], 1);
+
+  // 7. Captured card payments + kept cash (kiosk cash and register slips) = the sales they paid for.
+  const salesTotal = n((await db('sales').sum({ s: db.raw('price_minor + customer_fee_minor') }).first())?.s);
+  const sold = db('sales').select('issuance_id');
+  const sumPaid = async (methods: string[], statuses: string[]) =>
+    n((await db('payments').whereIn('method', methods).whereIn('status', statuses).whereIn('issuance_id', sold.clone()).sum({ s: 'amount_minor' }).first())?.s);
+  const cardCaptured = await sumPaid(['credit', 'prepaid', 'debit'], ['captured']);
+  const cashKept = await sumPaid(['cash', 'register'], ['collected']);
+  add(
+    'captured card payments + kept cash = sales',
+    cardCaptured + cashKept === salesTotal ? [] : [`captured card ${cardCaptured} + kept cash ${cashKept} = ${cardCaptured + cashKept} ≠ sales ${salesTotal}`],
+    saleCount,
+  );
+
+  // 8. Per payment company: the receivable = its captured card payments (voided and refunded ones gave it back).
+  const hosts: string[] = await db('payment_hosts').pluck('id');
+  const receivableMismatch: string[] = [];
+  for (const hostId of hosts) {
+    const inLedger = await sumAccount(db, Accounts.paymentReceivable(hostId));
+    const captured = n((await db('payments').where({ host_id: hostId, status: 'captured' }).sum({ s: 'amount_minor' }).first())?.s);
+    if (inLedger !== captured) receivableMismatch.push(`${hostId}: ledger ${inLedger} ≠ captured payments ${captured}`);
+  }
+  add('receivable per payment company = captured card payments', receivableMismatch, hosts.length);
+
+  // 9. Per store: register cash = slips paid at its registers (refunds owed go through refunds_due).
+  const stores: string[] = await db('stores').pluck('id');
+  const storeMismatch: string[] = [];
+  for (const storeId of stores) {
+    const inLedger = await sumAccount(db, Accounts.storeCash(storeId));
+    const taken = n((await db('payments as p').join('register_slips as r', 'r.issuance_id', 'p.issuance_id').where({ 'r.store_id': storeId, 'p.method': 'register' }).whereIn('p.status', ['collected', 'refunded', 'refund_due']).sum({ s: 'p.amount_minor' }).first())?.s);
+    if (inLedger !== taken) storeMismatch.push(`${storeId}: ledger ${inLedger} ≠ register payments ${taken}`);
+  }
+  add('register cash per store = register payments', storeMismatch, stores.length);
+
+  // 10. No money left hanging: an unknown outcome, or an approval whose issuance ended without a
+  // sale, has a reversal queued (and nothing is left pending once its issuance is over).
+  const hanging = await db('payments as p')
+    .join('issuances as i', 'i.id', 'p.issuance_id')
+    .leftJoin('payment_reversals as r', 'r.payment_id', 'p.id')
+    .whereNull('r.id')
+    .where((w) =>
+      w.where('p.status', 'unknown').orWhere((o) => o.whereIn('p.status', ['authorized', 'captured', 'pending']).whereIn('i.status', ['expired', 'cancelled', 'refunded', 'failed'])),
+    )
+    .select('p.id', 'p.issuance_id', 'p.status');
+  const cardCount = n((await db('payments').whereIn('method', ['credit', 'prepaid', 'debit']).count({ c: '*' }).first())?.c);
+  add('every unknown or unused card approval has a reversal queued', hanging.map((h) => `payment ${h.id} of ${h.issuance_id} is ${h.status} with no reversal`), cardCount);
 
   return checks;
 }

@@ -13,6 +13,8 @@ export interface CashPayment {
   tenderedMinor: number;
   changeMinor: number;
   currency: string;
+  /** Which payment attempt of the issuance this is (1 unless an earlier method was declined). */
+  attempt?: number;
 }
 
 export function createPaymentActivities({ db, now = Date.now }: CenterDeps) {
@@ -20,13 +22,14 @@ export function createPaymentActivities({ db, now = Date.now }: CenterDeps) {
     async recordCashPayment(issuanceId: string, p: CashPayment): Promise<{ paymentId: number }> {
       if (p.tenderedMinor - p.changeMinor !== p.amountMinor) throw refuse('InvariantBroken', `cash does not add up for ${issuanceId}`);
       return db.transaction(async (trx) => {
-        const existing = await trx('payments').where({ issuance_id: issuanceId, attempt: 1 }).first('id');
+        const attempt = p.attempt ?? 1;
+        const existing = await trx('payments').where({ issuance_id: issuanceId, attempt }).first('id');
         if (existing) return { paymentId: Number(existing.id) };
         const iss = await trx('issuances').where({ id: issuanceId }).first('terminal_id');
         if (!iss) throw refuse('InvariantBroken', `no issuance ${issuanceId}`);
         const [id] = await trx('payments').insert({
           issuance_id: issuanceId,
-          attempt: 1,
+          attempt,
           method: 'cash',
           amount_minor: p.amountMinor,
           tendered_minor: p.tenderedMinor,

@@ -11,6 +11,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { DeviceError, type CardFace, type TerminalDevices } from '../../terminal-worker/devices/types';
+import { createPaymentDeviceActivities } from './payment-devices';
 
 export const TerminalErrorTypes = {
   CardSpoiled: 'CardSpoiled',
@@ -49,6 +50,7 @@ export function createTerminalActivities(devices: TerminalDevices) {
   const { cardPath, chip, cash, receipt } = devices;
 
   return {
+    ...createPaymentDeviceActivities(devices.payment),
     /** A blank card into the transport; returns its chip UID. */
     async feedBlankCard(issuanceId: string): Promise<{ uid: string }> {
       return device(async () => {

@@ -1,6 +1,12 @@
 /*
- * The kiosk page: a customer picks a card from the catalogue, confirms it, pays in cash and
- * takes the card. Plain browser JavaScript, no build step and nothing from the internet.
+ * The kiosk page: a customer picks a card from the catalogue, confirms it, pays (cash, a credit,
+ * debit or prepaid card, or at the store's register with a printed slip) and takes the card.
+ * Plain browser JavaScript, no build step and nothing from the internet.
+ *
+ * Card payments: this page simulates the terminal's card reader and PIN pad. The card number and
+ * PIN typed here go to one kiosk endpoint (POST /api/issuances/:id/card) that tokenises the number
+ * and encrypts the PIN block at once, standing for what a real card reader / PIN pad does inside
+ * the terminal; the page never stores them and clears them from the screen when sent.
  *
  * How it talks to the center (see api/routes/kiosk.ts):
  *   - one issuance (a Temporal workflow) per purchase, started when the customer first picks an
@@ -314,6 +320,10 @@
     if (ENDED_STAGES.includes(p.stage)) {
       iss.finished = true;
       screenEnded(iss);
+      return;
+    }
+    if (state.screen === 'authorizing' && p.stage === 'confirmed' && p.payment && p.payment.state === 'choosing') {
+      backToPaymentChoice(iss);
       return;
     }
     const inProduction = p.stage === 'producing' || HANDED_OVER_STAGES.includes(p.stage);
@@ -634,31 +644,156 @@
     });
   }
 
+  const PAYMENT_METHODS = [
+    { method: 'cash', title: 'Cash', detail: 'Notes and coins' },
+    { method: 'credit', title: 'Credit card', detail: 'Insert or tap your card' },
+    { method: 'debit', title: 'Debit card', detail: 'Card and PIN' },
+    { method: 'prepaid', title: 'Prepaid card', detail: 'Prepaid company card' },
+    { method: 'register', title: 'Pay at the register', detail: 'Print a slip, pay at the counter' },
+  ];
+
+  /** Test cards of the demo payment companies (demo/payment-hosts.ts), offered by the simulated reader. */
+  const TEST_CARDS = {
+    credit: [
+      { pan: '4111111111111111', label: 'Sakura Card · approves' },
+      { pan: '4000000000000002', label: 'Sakura Card · declined (05)' },
+      { pan: '4000000000000101', label: 'Sakura Card · no answer' },
+    ],
+    debit: [
+      { pan: '4902123456789018', label: 'Midori Bank · PIN 1234' },
+      { pan: '4902000000000018', label: 'Midori Bank · PIN 1234, ¥500 balance' },
+    ],
+    prepaid: [
+      { pan: '6370000000000014', label: 'Hoshi Prepaid · ¥5,000' },
+      { pan: '6370000000000022', label: 'Hoshi Prepaid · ¥100' },
+    ],
+  };
+
   function screenPayment() {
-    const quote = state.issuance.item.quote;
-    const soon = (testid, title) => tile({ testid, title, detail: 'Coming soon', disabled: true });
+    const iss = state.issuance;
+    const quote = iss.item.quote;
+    const payment = iss.progress && iss.progress.payment;
+    const tries = payment ? `Try ${payment.tries + 1} of ${payment.maxTries}` : null;
     setScreen(
       'payment',
-      heading('How would you like to pay?', `Total ${money(quote.totalMinor, quote.currency)}`),
+      heading('How would you like to pay?', [`Total ${money(quote.totalMinor, quote.currency)}`, tries].filter(Boolean).join(' · ')),
       h(
         'div',
         { class: 'tiles' },
-        tile({ testid: 'pay-cash', title: 'Cash', detail: 'Notes and coins', aside: '›', onclick: chooseCash }),
-        soon('pay-credit', 'Credit card'),
-        soon('pay-debit', 'Debit card'),
-        soon('pay-prepaid', 'Prepaid / e-money'),
+        PAYMENT_METHODS.map((m) => tile({ testid: `pay-${m.method}`, title: m.title, detail: m.detail, aside: '›', onclick: () => choosePayment(m.method) })),
       ),
+    );
+    if (payment && payment.lastDecline) showError(payment.lastDecline.message);
+  }
+
+  function choosePayment(method) {
+    return busy(async () => {
+      const iss = state.issuance;
+      iss.progress = await update(issuancePath(iss, 'payment'), { method });
+      iss.cash = iss.progress.cash;
+      state.deadline = iss.progress.customerDeadline;
+      if (method === 'cash') await go('Cash', screenCash);
+      else if (method === 'register') await go('Slip', screenSlip);
+      else await go(PAYMENT_METHODS.find((m) => m.method === method).title, () => screenCard(method));
+    });
+  }
+
+  /**
+   * The simulated card reader (and PIN pad for debit cards). On a real kiosk the customer inserts
+   * the card and types the PIN on the terminal's PIN pad; here a test card is picked or a number typed.
+   */
+  function screenCard(method) {
+    const iss = state.issuance;
+    const quote = iss.item.quote;
+    const needsPin = method === 'debit';
+    const number = h('input', { class: 'card-input', testid: 'card-number', inputmode: 'numeric', autocomplete: 'off', placeholder: 'Card number', maxlength: '19' });
+    number.addEventListener('input', () => (number.value = number.value.replace(/\D/g, '')));
+    let pin = '';
+    const pinShown = h('div', { class: 'pin-display', testid: 'pin-display', 'aria-label': 'PIN' }, '');
+    const showPin = () => (pinShown.textContent = '●'.repeat(pin.length) || 'Enter PIN');
+    const key = (label, testid, fn) => h('button', { type: 'button', class: 'pin-key', testid, onclick: fn }, label);
+    const pad = needsPin
+      ? h(
+          'div',
+          { class: 'pin-pad', testid: 'pin-pad' },
+          pinShown,
+          h(
+            'div',
+            { class: 'pin-keys' },
+            ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((d) => key(d, `pin-${d}`, () => { if (pin.length < 12) pin += d; showPin(); })),
+            key('Clear', 'pin-clear', () => { pin = ''; showPin(); }),
+            key('0', 'pin-0', () => { if (pin.length < 12) pin += '0'; showPin(); }),
+            key('⌫', 'pin-back', () => { pin = pin.slice(0, -1); showPin(); }),
+          ),
+        )
+      : null;
+    if (needsPin) showPin();
+    const submit = () =>
+      busy(async () => {
+        const pan = number.value;
+        if (!/^[0-9]{13,19}$/.test(pan)) throw new Error('Please insert a card (13 to 19 digits).');
+        if (needsPin && !/^[0-9]{4,12}$/.test(pin)) throw new Error('Please enter your PIN (4 to 12 digits).');
+        const body = needsPin ? { pan, pin } : { pan };
+        // What was typed leaves the screen at once; only the last four digits are shown from here on.
+        number.value = '';
+        pin = '';
+        iss.progress = await update(issuancePath(iss, 'card'), body);
+        screenAuthorizing(iss);
+      });
+    setScreen(
+      'card',
+      heading(needsPin ? 'Insert your card and enter your PIN' : `Insert your ${method === 'prepaid' ? 'prepaid card' : 'card'}`, `Total ${money(quote.totalMinor, quote.currency)}`),
+      h(
+        'div',
+        { class: 'panel card-reader', testid: 'card-reader' },
+        h('p', { class: 'muted sim-note' }, 'Simulated card reader: this stands for the kiosk\'s card reader and PIN pad. The number and PIN are encrypted as soon as they are sent.'),
+        h('div', { class: 'test-cards' }, (TEST_CARDS[method] || []).map((c) => h('button', { type: 'button', class: 'btn btn-secondary test-card', testid: `test-card-${c.pan}`, onclick: () => (number.value = c.pan) }, c.label))),
+        number,
+        pad,
+      ),
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'card-submit', onclick: submit }, needsPin ? 'Pay with PIN' : 'Pay')),
     );
   }
 
-  function chooseCash() {
-    return busy(async () => {
-      const iss = state.issuance;
-      iss.progress = await update(issuancePath(iss, 'payment'), { method: 'cash' });
-      iss.cash = iss.progress.cash;
-      state.deadline = iss.progress.customerDeadline;
-      await go('Cash', screenCash);
-    });
+  /** "Checking your card": the poller moves on to production on approval, or back to the choice on a decline. */
+  function screenAuthorizing(iss) {
+    const last4 = iss.progress.payment && iss.progress.payment.last4;
+    setScreen(
+      'authorizing',
+      heading('Checking your card…', last4 ? `Card ending ${last4}` : null),
+      h('div', { class: 'panel' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }), h('p', { class: 'muted center', testid: 'authorizing-message' }, 'Please wait and do not remove your card.')),
+    );
+  }
+
+  /** Declined (or no answer): back to the payment choice, with the reason on the banner. */
+  function backToPaymentChoice(iss) {
+    const at = state.nav.findIndex((n) => n.label === 'Payment');
+    if (at >= 0) state.nav.length = at + 1;
+    state.phase = 'pay';
+    renderChrome();
+    screenPayment();
+    const decline = iss.progress.payment && iss.progress.payment.lastDecline;
+    showError((decline && decline.message) || iss.progress.message || 'The payment did not go through. Please choose how to pay.');
+  }
+
+  /** Pay at the register: the slip's number, amount and deadline; the poller follows the POS payment. */
+  function screenSlip() {
+    const iss = state.issuance;
+    const quote = iss.item.quote;
+    const slip = iss.progress.payment && iss.progress.payment.slip;
+    const until = slip ? new Date(slip.expiresAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' }) : '';
+    setScreen(
+      'slip',
+      heading('Please pay at the register', 'Take the printed slip to the store\'s register. Your card is made here as soon as you have paid.'),
+      h(
+        'div',
+        { class: 'panel slip-panel' },
+        h('p', { class: 'slip-label' }, 'Slip number'),
+        h('p', { class: 'slip-number', testid: 'slip-number' }, slip ? slip.slipNumber.replace(/(\d{4})(\d{4})(\d{5})/, '$1 $2 $3') : ''),
+        h('dl', { class: 'price-table' }, h('dt', {}, 'Amount'), h('dd', { testid: 'slip-amount' }, money(quote.totalMinor, quote.currency)), h('dt', {}, 'Pay by'), h('dd', { testid: 'slip-until' }, until)),
+        h('p', { class: 'muted center', testid: 'slip-status' }, 'Waiting for your payment at the register…'),
+      ),
+    );
   }
 
   /** A simulated cash slot: one button per note and coin the cash unit accepts. */

@@ -195,9 +195,9 @@ export function financeRoutes(opts: FinanceRouteOptions): Router {
     }
     const from = parseDate(q.from, period).startMs;
     const to = parseDate(q.to, period).endMs;
-    const ours = (await db('payments').where({ method: q.method }).whereIn('status', ['collected', 'refunded', 'refund_due']).andWhere('created_at_ms', '>=', from).andWhere('created_at_ms', '<', to).orderBy('id').select('issuance_id', 'amount_minor', 'status')).flatMap((p) => {
+    const ours = (await db('payments').where({ method: q.method }).whereIn('status', ['collected', 'captured', 'refunded', 'refund_due']).andWhere('created_at_ms', '>=', from).andWhere('created_at_ms', '<', to).orderBy('id').select('issuance_id', 'amount_minor', 'status')).flatMap((p) => {
       const line = { ref: String(p.issuance_id), amountMinor: Number(p.amount_minor) };
-      return p.status === 'collected' ? [line] : [line, { ref: `${p.issuance_id}:refund`, amountMinor: -Number(p.amount_minor) }];
+      return p.status === 'collected' || p.status === 'captured' ? [line] : [line, { ref: `${p.issuance_id}:refund`, amountMinor: -Number(p.amount_minor) }];
     });
     const result = reconcile(ours, theirs);
     res.json({ ...result, ok: result.amountMismatches.length === 0 && result.missingOnOurSide.length === 0 && result.missingOnTheirSide.length === 0, counts: { ours: ours.length, theirs: theirs.length } });

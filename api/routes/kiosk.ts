@@ -2,6 +2,12 @@
  * The kiosk's conversation with its issuance workflow. Starting is idempotent (the kiosk's
  * request id names the workflow), every change is an Update whose id is the kiosk's request id
  * (a retried request is answered once), and progress is a Query.
+ *
+ * POST /issuances/:id/card stands for the terminal's card reader and PIN pad on the simulated
+ * kiosk page: the page sends a (test) card number and PIN, and this endpoint tokenises the number
+ * and encrypts the PIN block at once (lib/card-edge.ts), before anything reaches the workflow. A
+ * real terminal does the same inside its card reader / PIN pad (terminal-worker/devices/payment-devices.ts).
+ * The body is never logged.
  */
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
@@ -10,8 +16,14 @@ import { issuanceIdFor, TERMINAL_ID_PATTERN } from '../../domain/issuance';
 import { IssuanceStageKey, TerminalIdKey } from '../../domain/search-attributes';
 import type { Db } from '../../lib/db';
 import { issuance } from '../../workflows/issuance';
-import { cancelUpdate, choosePaymentUpdate, confirmUpdate, insertCashUpdate, progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
+import { cancelUpdate, choosePaymentUpdate, confirmUpdate, enterCardUpdate, insertCashUpdate, progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
 import { ApiError } from '../errors';
+import { isCardMethod, PAYMENT_METHODS } from '../../domain/payments';
+import { PinBlockError } from '../../domain/pin-block';
+import { captureCardAtEdge, CardEdgeError } from '../../lib/card-edge';
+import { CardDataError, cardVaultKeyProvider, createCardVault, type CardVault } from '../../lib/card-vault';
+import { loadConfig } from '../../lib/config';
+import { paymentKeyProvider, PaymentKeyError, type PaymentKeyProvider } from '../../lib/payment-keys';
 
 export interface KioskRouteOptions {
   db: Db;
@@ -20,6 +32,10 @@ export interface KioskRouteOptions {
   holdTtlMs: number;
   /** Extra workflow input (tests shorten terminal timeouts). */
   issuanceDefaults?: Partial<IssuanceInput>;
+  /** The card vault the edge tokenises into (default: keys from CARD_VAULT_KEYS or $DATA_DIR). */
+  cardVault?: CardVault;
+  /** Payment host keys by reference (default: PAYMENT_KEYS). */
+  paymentKeys?: PaymentKeyProvider;
 }
 
 const requestId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 letters, digits, - or _');
@@ -37,7 +53,15 @@ const bodies = {
   start: z.object({ requestId }).strict(),
   select: z.object({ requestId, selection }).strict(),
   plain: z.object({ requestId }).strict(),
-  payment: z.object({ requestId, method: z.enum(['cash']) }).strict(),
+  payment: z.object({ requestId, method: z.enum(PAYMENT_METHODS), entry: z.enum(['terminal', 'kiosk-page']).optional() }).strict(),
+  card: z
+    .object({
+      requestId,
+      pan: z.string().regex(/^[0-9]{13,19}$/, 'must be the card number: 13 to 19 digits'),
+      expiry: z.string().regex(/^[0-9]{2}(0[1-9]|1[0-2])$/, 'must be YYMM').optional(),
+      pin: z.string().regex(/^[0-9]{4,12}$/, 'must be 4 to 12 digits').optional(),
+    })
+    .strict(),
   cash: z.object({ requestId, amountMinor: z.number().int().positive().max(10_000) }).strict(),
 };
 
@@ -83,12 +107,33 @@ export function kioskRoutes(opts: KioskRouteOptions): Router {
 
   r.post('/issuances/:id/payment', async (req, res) => {
     const body = bodies.payment.parse(req.body ?? {});
-    res.json(await handleFor(req.params.id).executeUpdate(choosePaymentUpdate, { args: [{ method: body.method }], updateId: body.requestId }));
+    res.json(await handleFor(req.params.id).executeUpdate(choosePaymentUpdate, { args: [{ method: body.method, ...(body.entry ? { entry: body.entry } : {}) }], updateId: body.requestId }));
   });
 
   r.post('/issuances/:id/cash', async (req, res) => {
     const body = bodies.cash.parse(req.body ?? {});
     res.json(await handleFor(req.params.id).executeUpdate(insertCashUpdate, { args: [{ amountMinor: body.amountMinor }], updateId: body.requestId }));
+  });
+
+  let vault = opts.cardVault;
+  let keys = opts.paymentKeys;
+  r.post('/issuances/:id/card', async (req, res) => {
+    const body = bodies.card.parse(req.body ?? {});
+    const handle = handleFor(req.params.id);
+    const progress = await handle.query(progressQuery);
+    if (progress.stage !== 'paying' || !isCardMethod(progress.paymentMethod)) throw new ApiError(409, 'wrong_stage', 'Choose a card payment method first.');
+    vault ??= createCardVault(db, cardVaultKeyProvider(process.env, loadConfig().DATA_DIR));
+    keys ??= paymentKeyProvider(process.env);
+    let entry;
+    try {
+      entry = await captureCardAtEdge({ db, vault, keys }, { method: progress.paymentMethod, pan: body.pan, expiry: body.expiry, pin: body.pin, entryMode: 'manual' });
+    } catch (err) {
+      if (err instanceof CardEdgeError) throw new ApiError(err.code === 'method_unavailable' ? 503 : 400, err.code, err.message);
+      if (err instanceof CardDataError || err instanceof PinBlockError) throw new ApiError(400, 'invalid_card', err.message);
+      if (err instanceof PaymentKeyError) throw new ApiError(503, 'method_unavailable', 'Debit card payments are not available right now.');
+      throw err;
+    }
+    res.json(await handle.executeUpdate(enterCardUpdate, { args: [entry], updateId: body.requestId }));
   });
 
   r.post('/issuances/:id/cancel', async (req, res) => {

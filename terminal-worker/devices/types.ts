@@ -62,6 +62,8 @@ export interface TerminalDevices {
   chip: ChipEncoder;
   cash: CashUnit;
   receipt: ReceiptPrinter;
+  /** Card reader + PIN pad (payment-devices.ts); absent on terminals that take no cards. */
+  payment?: import('./payment-devices').PaymentCardDevice;
 }
 
 export class DeviceError extends Error {

@@ -24,6 +24,7 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
     TEMPORAL_PORT: String(temporal),
     TEMPORAL_UI_PORT: String(ui),
     DEMO_ISSUER_PORT: String(issuer),
+    PAYMENT_SIM_PORT: '0',
     DATABASE_URL: '',
     TEMPORAL_ADDRESS: '',
     SIM_FEED_MS: '0', SIM_CHIP_WRITE_PER_KB_MS: '0', SIM_PRINT_MS: '0', SIM_PRESENT_MS: '0', SIM_PAYOUT_MS: '0', SIM_RECEIPT_MS: '0',
@@ -60,10 +61,16 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
   expect(events.events).toHaveLength(1);
   expect(events.events[0].payload.data).toMatchObject({ issuanceId: kiosk.issuanceId, priceMinor: fare.priceMinor, operatorFeeMinor: Math.floor((fare.priceMinor * 300 + 5000) / 10000) });
 
+  // A prepaid card paid by credit card: the start command's card company simulator approves the demo test card.
+  const byCard = new Kiosk(`http://localhost:${api}`, 'T-001');
+  await byCard.buyWithCard({ kind: 'prepaid', valueId: 1 }, 'credit', '4111111111111111');
+  expect((await byCard.waitForStage('completed', 60_000)).payment).toMatchObject({ method: 'credit', last4: '1111' });
+  expect(proc.output()).toMatch(/Payment hosts \(simulators\): +card http:\/\/127\.0\.0\.1:\d+\/state/);
+
   // `npm run ledger:check` on the same embedded database finds the books consistent.
   const check = startNodeProcess('ledger-check', 'scripts/ledger-check.js', [], env);
   expect(await check.exited).toBe(0);
-  expect(check.output()).toMatch(/Ledger consistent: 6 checks passed\./);
+  expect(check.output()).toMatch(/Ledger consistent: 10 checks passed\./);
 
   await proc.kill('SIGTERM');
   expect(proc.output()).not.toMatch(/exited \(1\)|Start failed/);

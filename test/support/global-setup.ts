@@ -41,4 +41,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEST_TMP_DIR = dir;
   // One payload key for the run, shared by the suites' clients and worker processes.
   process.env.PAYLOAD_KEYS = newKeySpec('test');
+  // And one card vault key, so the API (tokenising) and worker processes (detokenising) agree.
+  process.env.CARD_VAULT_KEYS = newKeySpec('vault-test');
+  process.env.CARD_READER_KEYS = newKeySpec('reader-test');
 }

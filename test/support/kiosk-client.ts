@@ -43,11 +43,15 @@ export class Kiosk {
   confirm() {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/confirm`, { requestId: newRequestId() });
   }
-  payment(method = 'cash') {
-    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method });
+  payment(method = 'cash', entry?: 'terminal' | 'kiosk-page') {
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/payment`, { requestId: newRequestId(), method, ...(entry ? { entry } : {}) });
   }
   insertCash(amountMinor: number) {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cash`, { requestId: newRequestId(), amountMinor });
+  }
+  /** The simulated card reader / PIN pad: the kiosk endpoint tokenises and encrypts at the edge. */
+  card(pan: string, pin?: string, expiry?: string) {
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/card`, { requestId: newRequestId(), pan, ...(pin !== undefined ? { pin } : {}), ...(expiry ? { expiry } : {}) });
   }
   cancel() {
     return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/cancel`, { requestId: newRequestId() });
@@ -69,6 +73,27 @@ export class Kiosk {
     await this.selectAndConfirm(selection);
     for (const note of notes) await this.must(this.insertCash(note));
     return this.issuanceId;
+  }
+
+  /** Start, select, confirm, choose a card method and present the card; returns the issuance id. */
+  async buyWithCard(selection: Selection, method: 'credit' | 'prepaid' | 'debit', pan: string, pin?: string): Promise<string> {
+    await this.start();
+    await this.must(this.select(selection));
+    await this.must(this.confirm());
+    await this.must(this.payment(method));
+    await this.must(this.card(pan, pin));
+    return this.issuanceId;
+  }
+
+  /** Another try after a decline: choose a method again and present a card. */
+  async retryWithCard(method: 'credit' | 'prepaid' | 'debit', pan: string, pin?: string): Promise<void> {
+    await this.must(this.payment(method));
+    await this.must(this.card(pan, pin));
+  }
+
+  /** Waits until the card try is over: production started (approved) or the choice screen is back (declined). */
+  waitForPaymentResult(timeoutMs = 60_000): Promise<Progress> {
+    return this.waitFor((p) => p.stage !== 'paying', timeoutMs);
   }
 
   async waitFor(pred: (p: Progress) => boolean, timeoutMs = 60_000): Promise<Progress> {

@@ -18,8 +18,13 @@ import { startDemoIssuerServer, type DemoIssuerServer } from '../../demo/issuer-
 import { createDb, type Db } from '../../lib/db';
 import { migrateLatest } from '../../migrations';
 import { seedDemo } from '../../migrations/seeds/demo';
+import { DEMO_STORE_ID, seedDemoStore, seedPaymentHosts, type DemoHostKind } from '../../migrations/seeds/payment-hosts';
+import { startDemoPaymentHosts, type DemoPaymentHosts } from '../../demo/payment-hosts';
+import type { PaymentHostSimulator } from '../../demo/payment-host-simulator';
+import { hashPosToken } from '../../api/routes/pos';
 import { createTerminalWorker } from '../../terminal-worker/worker';
 import { createSimulatedDevices } from '../../terminal-worker/simulators/simulated-devices';
+import { presentSimulatedCard, simulatedCardSlotFile, simulatedPaymentCardDeviceFor } from '../../terminal-worker/devices/payment-devices';
 import { MachineStateFile, type MachineState } from '../../terminal-worker/simulators/machine-state';
 import { ZERO_TIMINGS, type SimTimings } from '../../terminal-worker/simulators/timings';
 import { createCenterWorker } from '../../workers/center-worker';
@@ -38,6 +43,8 @@ export interface StackOptions {
   workers?: 'in-process' | 'processes';
   issuanceDefaults?: Partial<IssuanceInput>;
   initialStock?: number;
+  /** The payment hosts' answer deadline as configured in the DB (default 1.5 s). */
+  paymentHostTimeoutMs?: number;
 }
 
 export interface Stack {
@@ -49,9 +56,18 @@ export interface Stack {
   issuer: DemoIssuerServer;
   terminalIds: string[];
   centerTaskQueue: string;
+  /** The payment companies' host simulators (card company, prepaid company, bank), in this process. */
+  paymentHosts: Record<DemoHostKind, PaymentHostSimulator>;
+  /** The demo store's POS token (Authorization: Bearer … on /api/pos) and id. */
+  posToken: string;
+  storeId: string;
+  /** The environment worker processes get (database, Temporal, data directory, task queue). */
+  env: NodeJS.ProcessEnv;
   /** Process mode: every worker process started so far (dead ones included). */
   processes: ManagedProcess[];
   machine(terminalId: string): MachineState;
+  /** A customer puts a (test) card into the terminal's simulated card reader and will type this PIN. */
+  presentCard(terminalId: string, card: { pan: string; pin?: string; expiry?: string; entryMode?: 'chip' | 'magstripe' | 'contactless' }): void;
   machineFile(terminalId: string): string;
   /** Process mode: start (again) the center worker, optionally with extra env (fault injection). */
   startCenter(env?: NodeJS.ProcessEnv): ManagedProcess;
@@ -100,6 +116,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const secret = randomBytes(16).toString('hex');
   const issuer = await startDemoIssuerServer(secret);
   await seedDemo(db, { notifyUrl: issuer.url, webhookSecret: secret, terminalIds });
+  const hosts: DemoPaymentHosts = await startDemoPaymentHosts({ basePort: 0, withControl: false });
+  const address$ = (sim: PaymentHostSimulator) => ({ host: sim.host, port: sim.port });
+  await seedPaymentHosts(db, { card: address$(hosts.sims.card), prepaid: address$(hosts.sims.prepaid), bank: address$(hosts.sims.bank) }, opts.paymentHostTimeoutMs ?? 1_500);
+  const posToken = randomBytes(16).toString('hex');
+  await seedDemoStore(db, hashPosToken(posToken), terminalIds);
 
   const address = temporalTestAddress();
   const connection = await Connection.connect({ address });
@@ -113,7 +134,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     centerTaskQueue,
     holdTtlMs,
     defaultTerminalId: terminalIds[0],
-    issuanceDefaults: { terminal: { heartbeatMs: 2_000, scheduleToStartMs: 60_000 }, ...opts.issuanceDefaults },
+    issuanceDefaults: { terminal: { heartbeatMs: 2_000, scheduleToStartMs: 60_000 }, payment: { authorizeTimeoutMs: 6_000, reversalMaxIntervalMs: 2_000 }, ...opts.issuanceDefaults },
   });
   const server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -141,7 +162,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     nativeConnection = await NativeConnection.connect({ address });
     workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { codePath: workflowBundlePath() }, dataConverter }));
     for (const tid of terminalIds) {
-      const devices = createSimulatedDevices(machineFile(tid), timings, opts.initialStock);
+      const devices = { ...createSimulatedDevices(machineFile(tid), timings, opts.initialStock), payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
       workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));
     }
     for (const w of workers) running.push(w.run());
@@ -159,8 +180,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     issuer,
     terminalIds,
     centerTaskQueue,
+    paymentHosts: hosts.sims,
+    posToken,
+    storeId: DEMO_STORE_ID,
+    env: baseEnv,
     processes,
     machine: (tid) => new MachineStateFile(machineFile(tid), opts.initialStock).read(),
+    presentCard: (tid, card) => presentSimulatedCard(simulatedCardSlotFile(machineFile(tid)), card),
     machineFile,
     startCenter,
     startTerminal,
@@ -171,6 +197,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await nativeConnection?.close();
       await new Promise((r) => server.close(r));
       await issuer.close();
+      await hosts.close();
       await connection.close();
       await db.destroy();
     },
