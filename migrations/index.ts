@@ -9,6 +9,7 @@ import * as ledgerAndFeeRules from './003_ledger_and_fee_rules';
 import * as settlements from './004_settlements';
 import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
+import * as cardRevocations from './008_card_revocations';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '004_settlements': settlements,
   '006_issuer_api': issuerApi,
   '007_settlement_batches': settlementBatches,
+  '008_card_revocations': cardRevocations,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {
