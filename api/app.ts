@@ -7,6 +7,8 @@ import { kioskRoutes, type KioskRouteOptions } from './routes/kiosk';
 import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
 import { codecRoutes } from './routes/codec';
 import { issuerApiRoutes } from './routes/issuer';
+import { verifyRoutes } from './routes/verify';
+import { cardSigningKeys, type CardSigningKeys } from '../lib/card-signing';
 import { errorHandler, notFound } from './errors';
 import { operatorAuth, type OperatorToken } from './operator-auth';
 import { OperatorSessions, operatorLoginRoutes } from './operator-session';
@@ -18,6 +20,8 @@ export type AppOptions = KioskRouteOptions & {
   finance?: FinanceRouteOptions['finance'];
   /** The payload codec to serve to the Temporal Web UI at /api/codec (operators only). */
   codec?: { codec: PayloadCodec; allowedOrigins: string[]; publicUrl: string };
+  /** The center's card keys (verification publishes and checks them); from configuration by default. */
+  cardKeys?: CardSigningKeys;
 };
 
 /** The page's static files sit beside the sources (api/public), also when running from dist/. */
@@ -39,6 +43,7 @@ export function createApp(opts: AppOptions): Express {
   app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens })); // before the JSON parser: its routes parse their own bodies
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
+  app.use('/api/verify', verifyRoutes({ db: opts.db, cardKeys: opts.cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR) }));
   app.use('/api', catalogueRoutes(opts.db));
   app.use('/api', kioskRoutes(opts));
   app.use('/api/finance', financeRoutes(opts));
