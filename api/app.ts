@@ -40,10 +40,11 @@ export function createApp(opts: AppOptions): Express {
     app.use('/api/codec', codecRoutes({ codec: opts.codec.codec, allowedOrigins: opts.codec.allowedOrigins, authenticate: operatorAuth(operatorTokens, sessions) }));
     app.use(operatorLoginRoutes(operatorTokens, sessions, `${opts.codec.publicUrl}/api/codec`));
   }
+  // First: gates call it at every entry, so it skips the other routers (and has its own small body limit).
+  app.use('/api/verify', express.json({ limit: '16kb' }), verifyRoutes({ db: opts.db, cardKeys: opts.cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR) }));
   app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens, revocations: { temporal: opts.temporal, centerTaskQueue: opts.centerTaskQueue } })); // before the JSON parser: its routes parse their own bodies
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
-  app.use('/api/verify', verifyRoutes({ db: opts.db, cardKeys: opts.cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR) }));
   app.use('/api', catalogueRoutes(opts.db));
   app.use('/api', kioskRoutes(opts));
   app.use('/api/finance', financeRoutes(opts));

@@ -18,7 +18,7 @@
  * it needs no further index; the signature check is one Ed25519 verify (node:crypto).
  *
  * Environment: DATABASE_URL (MariaDB; required), BENCH_CARDS, BENCH_CHUNK (default 50,000),
- * BENCH_SAMPLE (default 20,000), BENCH_REQUESTS (default 40,000), BENCH_CONCURRENCY (default 16),
+ * BENCH_SAMPLE (default 20,000), BENCH_REQUESTS (default 40,000), BENCH_CONCURRENCY (default 4: on 2 cores more in flight only queues; see docs/verification.md),
  * BENCH_KEEP_DB=1 keeps the schema.
  */
 import { spawn } from 'node:child_process';
@@ -39,7 +39,7 @@ const CARDS = Number(process.env.BENCH_CARDS ?? 1_000_000);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 50_000);
 const SAMPLE = Math.min(CARDS, Number(process.env.BENCH_SAMPLE ?? 20_000));
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const WARMUP = Math.min(2_000, REQUESTS);
 const REVOKE_EVERY = 1000;
 
