@@ -22,6 +22,7 @@
  * BENCH_KEEP_DB=1 keeps the schema.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,15 +83,38 @@ async function generate(db: Db, validUntilMs: number): Promise<{ products: Array
   return { products };
 }
 
-function startApi(env: NodeJS.ProcessEnv): Promise<{ port: number; stop(): void }> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'verify-server.js')], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); null elsewhere. */
+function cpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, at USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+/** The MariaDB server's pid, if it runs on this machine. */
+function mysqldPid(): number | undefined {
+  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      if (/^(mariadbd|mysqld)$/.test(fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+function startApi(env: NodeJS.ProcessEnv): Promise<{ port: number; pid: number | undefined; stop(): void }> {
+  const child = spawn(process.execPath, [...(process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(__dirname, 'verify-server.js')], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.once('exit', (code) => reject(new Error(`the API process exited (${code}) before listening`)));
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), stop: () => child.kill('SIGTERM') });
+      if (m) resolve({ port: Number(m[1]), pid: child.pid, stop: () => child.kill('SIGTERM') });
     });
   });
 }
@@ -139,7 +163,7 @@ async function main() {
   if (!process.env.DATABASE_URL || !/^mysql2?:\/\//.test(process.env.DATABASE_URL)) throw new Error('bench:verify needs DATABASE_URL=mysql://… (MariaDB: its sequence engine generates the cards)');
   const tmp = tempDir('bench-verify');
   const bdb = await benchDb(tmp.dir, tmp.runId);
-  let api: { port: number; stop(): void } | undefined;
+  let api: { port: number; pid: number | undefined; stop(): void } | undefined;
   try {
     say(`bench:verify — ${CARDS.toLocaleString('en')} issued cards, 1 in ${REVOKE_EVERY} revoked; ${bdb.description}`);
     await migrateLatest(bdb.db);
@@ -175,7 +199,11 @@ async function main() {
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     await run(agent, api.port, probes, WARMUP, probes.length - WARMUP);
     const load0 = os.loadavg();
+    const dbPid = mysqldPid();
+    const cpu0 = { api: cpuMs(api.pid), db: cpuMs(dbPid), self: process.cpuUsage() };
     const r = await run(agent, api.port, probes, REQUESTS, 0);
+    const self = process.cpuUsage(cpu0.self);
+    const cpu1 = { api: cpuMs(api.pid), db: cpuMs(dbPid) };
     const load1 = os.loadavg();
     agent.destroy();
     if (r.wrong.length) throw new Error(`wrong answers, e.g.:\n  ${r.wrong.join('\n  ')}`);
@@ -187,6 +215,9 @@ async function main() {
     say(`  ${REQUESTS} verifications (POST /api/verify: Ed25519 check + card status lookup), ${CONCURRENCY} in flight, in ${round(r.seconds, 2)} s; every answer checked`);
     say(`  verifications per second: ${perSec}   (aim ≥ 2000)`);
     say(`  latency p50 ${p50Ms} ms, p99 ${p99Ms} ms, max ${round(Math.max(...r.latencies), 1)} ms   (aim p99 < 20 ms)`);
+    // CPU per verification, whatever else the machine runs: what one core could do alone.
+    const per = (a: number | null, b: number | null) => (a === null || b === null ? '–' : `${round(((b - a) * 1000) / REQUESTS, 0)} µs`);
+    say(`  CPU per verification: API process ${per(cpu0.api, cpu1.api)}, MariaDB server ${per(cpu0.db, cpu1.db)} (whole server), load generator ${round((self.user + self.system) / REQUESTS, 0)} µs`);
     say(`  load average (1/5/15 min) before ${load0.map((x) => round(x, 2)).join(' ')}, after ${load1.map((x) => round(x, 2)).join(' ')}; ${os.cpus().length} CPUs`);
     say(JSON.stringify({ perSec, p50Ms, p99Ms }));
   } finally {
