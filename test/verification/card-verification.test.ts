@@ -86,6 +86,9 @@ test('a tampered chip fails: a changed seat with a recomputed CRC fails the sign
   expect(bad.status).toBe(400);
   expect(bad.body.error.code).toBe('invalid_input');
   expect((await post('/verify', {})).status).toBe(400);
+  const badId = await get('/verify/cards/not%20a%20card!');
+  expect(badId.status).toBe(400);
+  expect(badId.body.error.code).toBe('invalid_input');
 });
 
 test('bad revocation requests and another issuer change nothing', async () => {
