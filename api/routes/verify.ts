@@ -13,7 +13,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { onlineVerdict } from '../../domain/card-verdict';
 import type { CardSigningKeys } from '../../lib/card-signing';
-import { lookupCardStatus } from '../../lib/card-status';
+import { CardStatusLoader } from '../../lib/card-status';
 import type { Db } from '../../lib/db';
 import { verifyRecordOffline } from '../../lib/gate-verifier';
 
@@ -29,6 +29,7 @@ const CardParams = z.object({ cardId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 
 
 export function verifyRoutes({ db, cardKeys, now = Date.now }: VerifyRouteOptions): Router {
   const r = Router();
+  const statuses = new CardStatusLoader(db);
   const published = { keys: cardKeys.published().map(({ keyId, publicKey, jwk, current }) => ({ keyId, publicKey, jwk, current })) };
 
   r.get('/keys', (_req, res) => {
@@ -40,7 +41,7 @@ export function verifyRoutes({ db, cardKeys, now = Date.now }: VerifyRouteOption
     const at = now();
     const offline = verifyRecordOffline(Buffer.from(record, 'base64'), cardKeys.verifyKeys, at);
     if (!offline.parsed || (!offline.verdict.valid && offline.verdict.card === null)) return res.json(offline.verdict); // not ours: no lookup
-    const status = await lookupCardStatus(db, offline.parsed.record.cardId);
+    const status = await statuses.load(offline.parsed.record.cardId);
     const online = onlineVerdict(status, at, offline.parsed.record);
     // The center's answer wins, except that a chip past its signed dates stays refused.
     res.json(online.valid && !offline.verdict.valid ? { ...online, valid: false, reason: offline.verdict.reason } : online);
@@ -48,7 +49,7 @@ export function verifyRoutes({ db, cardKeys, now = Date.now }: VerifyRouteOption
 
   r.get('/cards/:cardId', async (req, res) => {
     const { cardId } = CardParams.parse(req.params);
-    res.json(onlineVerdict(await lookupCardStatus(db, cardId), now()));
+    res.json(onlineVerdict(await statuses.load(cardId), now()));
   });
 
   return r;
