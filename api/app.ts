@@ -8,6 +8,8 @@ import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
 import { codecRoutes } from './routes/codec';
 import { issuerApiRoutes } from './routes/issuer';
 import { posRoutes } from './routes/pos';
+import { verifyRoutes } from './routes/verify';
+import { cardSigningKeys, type CardSigningKeys } from '../lib/card-signing';
 import { errorHandler, notFound } from './errors';
 import { operatorAuth, type OperatorToken } from './operator-auth';
 import { OperatorSessions, operatorLoginRoutes } from './operator-session';
@@ -19,6 +21,8 @@ export type AppOptions = KioskRouteOptions & {
   finance?: FinanceRouteOptions['finance'];
   /** The payload codec to serve to the Temporal Web UI at /api/codec (operators only). */
   codec?: { codec: PayloadCodec; allowedOrigins: string[]; publicUrl: string };
+  /** The center's card keys (verification publishes and checks them); from configuration by default. */
+  cardKeys?: CardSigningKeys;
 };
 
 /** The page's static files sit beside the sources (api/public), also when running from dist/. */
@@ -37,7 +41,9 @@ export function createApp(opts: AppOptions): Express {
     app.use('/api/codec', codecRoutes({ codec: opts.codec.codec, allowedOrigins: opts.codec.allowedOrigins, authenticate: operatorAuth(operatorTokens, sessions) }));
     app.use(operatorLoginRoutes(operatorTokens, sessions, `${opts.codec.publicUrl}/api/codec`));
   }
-  app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens })); // before the JSON parser: its routes parse their own bodies
+  // First: gates call it at every entry, so it skips the other routers (and has its own small body limit).
+  app.use('/api/verify', express.json({ limit: '16kb' }), verifyRoutes({ db: opts.db, cardKeys: opts.cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR) }));
+  app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens, revocations: { temporal: opts.temporal, centerTaskQueue: opts.centerTaskQueue } })); // before the JSON parser: its routes parse their own bodies
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));

@@ -8,6 +8,9 @@ export const TerminalIdKey = defineSearchAttributeKey('TerminalId', SearchAttrib
 export const IssuerIdKey = defineSearchAttributeKey('IssuerId', SearchAttributeType.KEYWORD);
 export const ProductTypeKey = defineSearchAttributeKey('ProductType', SearchAttributeType.KEYWORD);
 export const IssuanceStageKey = defineSearchAttributeKey('IssuanceStage', SearchAttributeType.KEYWORD);
+/** Revocation workflows: the card (an opaque id, not personal data) and why. */
+export const CardIdKey = defineSearchAttributeKey('CardId', SearchAttributeType.KEYWORD);
+export const RevocationReasonKey = defineSearchAttributeKey('RevocationReason', SearchAttributeType.KEYWORD);
 
 /** Name=Type pairs for `temporal server start-dev --search-attribute`. */
-export const SEARCH_ATTRIBUTE_ARGS = ['TerminalId=Keyword', 'IssuerId=Keyword', 'ProductType=Keyword', 'IssuanceStage=Keyword'];
+export const SEARCH_ATTRIBUTE_ARGS = ['TerminalId=Keyword', 'IssuerId=Keyword', 'ProductType=Keyword', 'IssuanceStage=Keyword', 'CardId=Keyword', 'RevocationReason=Keyword'];

@@ -10,6 +10,7 @@ import * as settlements from './004_settlements';
 import * as paymentHosts from './005_payment_hosts';
 import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
+import * as cardRevocations from './008_card_revocations';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '005_payment_hosts': paymentHosts,
   '006_issuer_api': issuerApi,
   '007_settlement_batches': settlementBatches,
+  '008_card_revocations': cardRevocations,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

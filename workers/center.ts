@@ -5,6 +5,7 @@ import { logger } from '../lib/logger';
 import { connectWorker, installWorkerRuntime } from '../lib/temporal';
 import { encryptedDataConverter } from '../lib/payload-codec';
 import { payloadKeyProvider } from '../lib/payload-keys';
+import { cardSigningKeys } from '../lib/card-signing';
 import { createCenterWorker } from './center-worker';
 
 async function main() {
@@ -16,7 +17,7 @@ async function main() {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.CENTER_TASK_QUEUE,
-    deps: { db, faultKillAfterPaymentSend: process.env.FAULT_KILL_AFTER_PAYMENT_SEND },
+    deps: { db, faultKillAfterPaymentSend: process.env.FAULT_KILL_AFTER_PAYMENT_SEND, cardKeys: cardSigningKeys(process.env, config.DATA_DIR) },
     workflowBundle: process.env.WORKFLOW_BUNDLE_PATH ? { codePath: process.env.WORKFLOW_BUNDLE_PATH } : undefined,
     faultKillBeforeActivity: process.env.FAULT_KILL_BEFORE_ACTIVITY,
     dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),

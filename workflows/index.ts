@@ -2,3 +2,4 @@ export { issuance } from './issuance';
 export { floor } from './floor';
 export { settlement, settlementTrigger } from './settlement';
 export { paymentReversal } from './payment-reversal';
+export { revocation } from './revocation';

@@ -3,12 +3,19 @@
  * issuance first (unique UID), then the chip is written with the record built here.
  */
 import { randomBytes } from 'node:crypto';
-import { encodeCardRecord, type CardRecord } from '../../domain/card-record';
+import type { Knex } from 'knex';
+import { type CardRecord } from '../../domain/card-record';
+import { commuterValidity, concertValidUntilMs, type Validity } from '../../domain/card-validity';
+import type { Selection } from '../../domain/issuance';
+import { initialValueArea } from '../../domain/value-slots';
+import { cardSigningKeys, signCardRecord } from '../../lib/card-signing';
+import { loadConfig } from '../../lib/config';
 import { isUniqueViolation } from '../../lib/db';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
 
-export function createCardActivities({ db, now = Date.now }: CenterDeps) {
+export function createCardActivities({ db, now = Date.now, cardKeys }: CenterDeps) {
+  const signingKeys = () => cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR);
   return {
     async bindCard(issuanceId: string, uid: string): Promise<{ cardId: string }> {
       const existing = await db('cards').where({ uid }).first('id', 'issuance_id', 'status');
@@ -28,22 +35,32 @@ export function createCardActivities({ db, now = Date.now }: CenterDeps) {
       }
     },
 
-    /** The bytes to write on the chip, base64 (workflow payloads carry JSON, not binary). */
+    /**
+     * The bytes to write on the chip, base64 (workflow payloads carry JSON, not binary): a v2
+     * record signed by the center (lib/card-signing.ts) with its value area initialised. The
+     * card's validity window is stored on its row too, so the online check agrees with the chip.
+     */
     async prepareCardRecord(issuanceId: string, cardId: string): Promise<{ recordBase64: string }> {
       const card = await db('cards').where({ id: cardId, issuance_id: issuanceId }).first('created_at_ms');
       const iss = await db('issuances').where({ id: issuanceId }).first();
       if (!card || !iss) throw refuse('InvariantBroken', `card ${cardId} is not bound to ${issuanceId}`);
-      const selection = JSON.parse(iss.selection);
+      const issuedAtMs = Number(card.created_at_ms);
+      const selection = JSON.parse(iss.selection) as Selection;
+      const item = await cardItem(db, selection, issuedAtMs);
       const record: CardRecord = {
         issuanceId,
         cardId,
         issuerId: iss.issuer_id,
         productType: iss.product_type,
-        product: { productId: Number(iss.product_id), title: iss.title, ...selection },
+        product: { productId: Number(iss.product_id), title: iss.title, ...selection, ...item.details },
         userId: null,
-        issuedAt: new Date(Number(card.created_at_ms)).toISOString(),
+        issuedAt: new Date(issuedAtMs).toISOString(),
+        validFrom: new Date(item.validity.validFromMs).toISOString(),
+        validUntil: item.validity.validUntilMs === null ? null : new Date(item.validity.validUntilMs).toISOString(),
       };
-      return { recordBase64: Buffer.from(encodeCardRecord(record)).toString('base64') };
+      await db('cards').where({ id: cardId }).update({ valid_from_ms: item.validity.validFromMs, valid_until_ms: item.validity.validUntilMs });
+      const bytes = signCardRecord(signingKeys(), record, initialValueArea(item.balanceMinor));
+      return { recordBase64: Buffer.from(bytes).toString('base64') };
     },
 
     async setCardStatus(cardId: string, status: 'written' | 'issued' | 'spoiled', reason?: string): Promise<void> {
@@ -54,4 +71,36 @@ export function createCardActivities({ db, now = Date.now }: CenterDeps) {
         .update({ status, spoil_reason: reason ?? null, updated_at_ms: now() });
     },
   };
+}
+
+interface CardItem {
+  /** What the chip carries beyond the selection: the event, venue and seat; the route; the value. */
+  details: Record<string, string | number>;
+  validity: Validity;
+  /** The value area's starting balance (a prepaid card's value; 0 otherwise). */
+  balanceMinor: number;
+}
+
+async function cardItem(db: Knex, selection: Selection, issuedAtMs: number): Promise<CardItem> {
+  if (selection.kind === 'seat') {
+    const s = await db('seats as s').join('performances as pf', 'pf.id', 's.performance_id').join('seat_classes as c', 'c.id', 's.class_id').where('s.id', selection.seatId).first('s.section', 's.row_label', 's.number', 'c.name as class_name', 'pf.starts_at', 'pf.venue');
+    if (!s) throw refuse('InvariantBroken', `seat ${selection.seatId} is gone`);
+    return {
+      details: { startsAt: s.starts_at, venue: s.venue, section: s.section, row: s.row_label, seat: Number(s.number), seatClass: s.class_name },
+      validity: { validFromMs: issuedAtMs, validUntilMs: concertValidUntilMs(s.starts_at) },
+      balanceMinor: 0,
+    };
+  }
+  if (selection.kind === 'fare') {
+    const f = await db('commuter_fares as f').join('commuter_routes as r', 'r.id', 'f.route_id').where('f.id', selection.fareId).first('f.months', 'r.origin', 'r.destination', 'r.via');
+    if (!f) throw refuse('InvariantBroken', `commuter fare ${selection.fareId} is gone`);
+    return {
+      details: { origin: f.origin, destination: f.destination, ...(f.via ? { via: f.via } : {}), months: Number(f.months) },
+      validity: commuterValidity(issuedAtMs, Number(f.months)),
+      balanceMinor: 0,
+    };
+  }
+  const v = await db('prepaid_values').where({ id: selection.valueId }).first('value_minor');
+  if (!v) throw refuse('InvariantBroken', `prepaid value ${selection.valueId} is gone`);
+  return { details: { valueMinor: Number(v.value_minor) }, validity: { validFromMs: issuedAtMs, validUntilMs: null }, balanceMinor: Number(v.value_minor) };
 }

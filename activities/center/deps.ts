@@ -2,6 +2,7 @@ import type { Db } from '../../lib/db';
 import type { PeriodConfig } from '../../domain/settlement-period';
 import type { CardVault } from '../../lib/card-vault';
 import type { PaymentHostClients } from '../../lib/payment-hosts';
+import type { CardSigningKeys } from '../../lib/card-signing';
 
 /** What center activities need from the outside world; tests pass real or fake ones. */
 export interface CenterDeps {
@@ -18,5 +19,7 @@ export interface CenterDeps {
   paymentHosts?: PaymentHostClients;
   /** Tests only: SIGKILL the worker right after sending a host request with this MTI (FAULT_KILL_AFTER_PAYMENT_SEND). */
   faultKillAfterPaymentSend?: string;
+  /** The center's card signing keys; from configuration or $DATA_DIR by default (lib/card-signing.ts). */
+  cardKeys?: CardSigningKeys;
 }
 

@@ -5,6 +5,7 @@ import type { CenterDeps } from './deps';
 import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities } from './payments';
+import { createRevocationActivities } from './revocations';
 import { createSaleActivities } from './sales';
 import { createSaleRefundActivities } from './sale-refunds';
 import { createSettlementActivities } from './settlement';
@@ -23,6 +24,7 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createNotificationActivities(deps),
     ...createSaleRefundActivities(deps),
     ...createSettlementActivities(deps),
+    ...createRevocationActivities(deps),
   };
 }
 

@@ -48,33 +48,43 @@ export function createNotificationActivities({ db, now = Date.now, fetch: httpFe
 
   return {
     async notifyIssuer(issuanceId: string): Promise<{ eventId: string; attempts: number }> {
-      const event = await ensureSaleEvent(issuanceId);
-      if (event.status === 'delivered') return { eventId: event.event_id, attempts: Number(event.attempts) };
-      const issuer = await db('issuers').where({ id: event.issuer_id }).first('notify_url', 'webhook_secret');
-      if (!issuer?.notify_url) {
-        // Nowhere to send: keep it pending for the operator rather than fail the issuance.
-        return { eventId: event.event_id, attempts: Number(event.attempts) };
-      }
-      const signature = signPayload(issuer.webhook_secret, event.payload, Math.floor(now() / 1000));
-      await db('issuer_notifications').where({ event_id: event.event_id }).increment('attempts', 1);
-      let failure: string | null = null;
-      try {
-        const res = await httpFetch(issuer.notify_url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, [EVENT_ID_HEADER]: event.event_id },
-          body: event.payload,
-          signal: AbortSignal.timeout(notifyTimeoutMs),
-        });
-        if (!res.ok) failure = `issuer answered HTTP ${res.status}`;
-      } catch (err) {
-        failure = `could not reach issuer: ${(err as Error).message}`;
-      }
-      if (failure) {
-        await db('issuer_notifications').where({ event_id: event.event_id }).update({ last_error: failure.slice(0, 500) });
-        throw new Error(failure); // retryable: Temporal backs off and tries again
-      }
-      await db('issuer_notifications').where({ event_id: event.event_id }).update({ status: 'delivered', delivered_at_ms: now(), last_error: null });
-      return { eventId: event.event_id, attempts: Number(event.attempts) + 1 };
+      return deliverIssuerEvent({ db, now, fetch: httpFetch, notifyTimeoutMs }, await ensureSaleEvent(issuanceId));
     },
   };
+}
+
+/**
+ * Sends one stored event (a row of issuer_notifications) signed to its issuer, once per call;
+ * shared by every event type (sale.recorded, card.revoked). Delivered events are not resent.
+ */
+export async function deliverIssuerEvent(
+  { db, now = Date.now, fetch: httpFetch = fetch, notifyTimeoutMs = 10_000 }: CenterDeps,
+  event: { event_id: string; issuer_id: string; payload: string; status: string; attempts: number | string },
+): Promise<{ eventId: string; attempts: number }> {
+  if (event.status === 'delivered') return { eventId: event.event_id, attempts: Number(event.attempts) };
+  const issuer = await db('issuers').where({ id: event.issuer_id }).first('notify_url', 'webhook_secret');
+  if (!issuer?.notify_url) {
+    // Nowhere to send: keep it pending for the operator rather than fail the caller.
+    return { eventId: event.event_id, attempts: Number(event.attempts) };
+  }
+  const signature = signPayload(issuer.webhook_secret, event.payload, Math.floor(now() / 1000));
+  await db('issuer_notifications').where({ event_id: event.event_id }).increment('attempts', 1);
+  let failure: string | null = null;
+  try {
+    const res = await httpFetch(issuer.notify_url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, [EVENT_ID_HEADER]: event.event_id },
+      body: event.payload,
+      signal: AbortSignal.timeout(notifyTimeoutMs),
+    });
+    if (!res.ok) failure = `issuer answered HTTP ${res.status}`;
+  } catch (err) {
+    failure = `could not reach issuer: ${(err as Error).message}`;
+  }
+  if (failure) {
+    await db('issuer_notifications').where({ event_id: event.event_id }).update({ last_error: failure.slice(0, 500) });
+    throw new Error(failure); // retryable: Temporal backs off and tries again
+  }
+  await db('issuer_notifications').where({ event_id: event.event_id }).update({ status: 'delivered', delivered_at_ms: now(), last_error: null });
+  return { eventId: event.event_id, attempts: Number(event.attempts) + 1 };
 }

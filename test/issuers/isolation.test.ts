@@ -112,6 +112,8 @@ function attacks(): Record<string, Case[]> {
     getApplicationPackageContent: [{ method: 'GET', path: `/issuer/application-packages/${a.package}/content` }],
     getNotification: [{ method: 'GET', path: `/issuer/notifications/${a.event}` }],
     getCard: [{ method: 'GET', path: `/issuer/cards/${a.sale.cardId}` }],
+    revokeCard: [{ method: 'POST', path: `/issuer/cards/${a.sale.cardId}/revocations`, body: { reason: 'stolen', requestId: 'b-attack-1' } }],
+    getCardRevocation: [{ method: 'GET', path: `/issuer/cards/${a.sale.cardId}/revocation` }],
     getSettlement: [{ method: 'GET', path: `/issuer/settlements/${a.settlement}` }],
     getSettlementStatementCsv: [{ method: 'GET', path: `/issuer/settlements/${a.settlement}/statement.csv` }],
     getSettlementStatementJson: [{ method: 'GET', path: `/issuer/settlements/${a.settlement}/statement.json` }],

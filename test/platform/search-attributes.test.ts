@@ -18,10 +18,10 @@ test('registers missing search attributes on a namespace, then finds them there'
         await new Promise((r) => setTimeout(r, 200));
       }
     }
-    expect((await ensureSearchAttributes(connection, namespace)).sort()).toEqual(['IssuanceStage', 'IssuerId', 'ProductType', 'TerminalId']);
+    expect((await ensureSearchAttributes(connection, namespace)).sort()).toEqual(['CardId', 'IssuanceStage', 'IssuerId', 'ProductType', 'RevocationReason', 'TerminalId']);
     expect(await ensureSearchAttributes(connection, namespace)).toEqual([]);
     const listed = await connection.operatorService.listSearchAttributes({ namespace });
-    expect(Object.keys(listed.customAttributes ?? {})).toEqual(expect.arrayContaining(['IssuanceStage', 'IssuerId', 'ProductType', 'TerminalId']));
+    expect(Object.keys(listed.customAttributes ?? {})).toEqual(expect.arrayContaining(['CardId', 'IssuanceStage', 'IssuerId', 'ProductType', 'RevocationReason', 'TerminalId']));
   } finally {
     await connection.close();
   }

@@ -5,6 +5,7 @@
  * processes a test can kill. Every suite gets its own task queues and terminal ids, so suites
  * sharing the one Temporal dev server never see each other's work.
  */
+import { cardSigningKeys } from '../../lib/card-signing';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -128,9 +129,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const temporal = new Client({ connection, dataConverter });
 
   const holdTtlMs = opts.holdTtlMs ?? 60_000;
+  // The API verifies with the keys the center signs with: the stack's data directory, which the
+  // worker processes get as DATA_DIR too.
+  const cardKeys = cardSigningKeys(process.env, dir);
   const app = createApp({
     db,
     temporal,
+    cardKeys,
     centerTaskQueue,
     holdTtlMs,
     defaultTerminalId: terminalIds[0],
@@ -160,7 +165,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   if ((opts.workers ?? 'in-process') === 'in-process') {
     nativeConnection = await NativeConnection.connect({ address });
-    workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db }, workflowBundle: { codePath: workflowBundlePath() }, dataConverter }));
+    workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db, cardKeys }, workflowBundle: { codePath: workflowBundlePath() }, dataConverter }));
     for (const tid of terminalIds) {
       const devices = { ...createSimulatedDevices(machineFile(tid), timings, opts.initialStock), payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
       workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));

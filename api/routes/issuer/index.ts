@@ -17,6 +17,7 @@ import { catalogueRouteDefs } from './catalogue';
 import { keyRouteDefs } from './keys';
 import { mediaRouteDefs } from './media';
 import { notificationRouteDefs } from './notifications';
+import { revocationRouteDefs, type RevocationRouteDeps } from './revocations';
 import { mountRoutes, route, type AnyRoute } from './route-def';
 import { settlementRouteDefs } from './settlements';
 
@@ -24,13 +25,15 @@ export interface IssuerApiOptions {
   db: Db;
   operatorTokens: OperatorToken[];
   now?: () => number;
+  /** The workflow engine for revocations; without it the route answers 503. */
+  revocations?: RevocationRouteDeps;
 }
 
 export const ISSUER_API_VERSION = '1.0.0';
 
 /** Every route of the issuer API, the document's own route included. */
-export function issuerApiRouteDefs(db: Db): AnyRoute[] {
-  const defs: AnyRoute[] = [...keyRouteDefs(db), ...catalogueRouteDefs(db), ...mediaRouteDefs(db), ...notificationRouteDefs(db), ...settlementRouteDefs(db)];
+export function issuerApiRouteDefs(db: Db, revocations?: RevocationRouteDeps): AnyRoute[] {
+  const defs: AnyRoute[] = [...keyRouteDefs(db), ...catalogueRouteDefs(db), ...mediaRouteDefs(db), ...notificationRouteDefs(db), ...settlementRouteDefs(db), ...revocationRouteDefs(db, revocations)];
   let doc: Record<string, unknown> | undefined;
   const openapi = route({
     method: 'get',
@@ -53,12 +56,12 @@ export function issuerApiDocument(defs: AnyRoute[]): Record<string, unknown> {
   return buildOpenApiDocument(defs, {
     title: 'IC card issuance — issuer API',
     version: ISSUER_API_VERSION,
-    description: 'For card issuers\' own servers: catalogue, faces and application packages, sales, notifications and their delivery log, settlements. Errors are always `{"error":{"code","message","details"?}}`. See docs/issuer-api.md.',
+    description: 'For card issuers\' own servers: catalogue, faces and application packages, sales, notifications and their delivery log, settlements, revocation of issued cards. Errors are always `{"error":{"code","message","details"?}}`. See docs/issuer-api.md.',
   });
 }
 
 export function issuerApiRoutes(opts: IssuerApiOptions): Router {
   const r = Router();
-  mountRoutes(r, issuerApiRouteDefs(opts.db), opts);
+  mountRoutes(r, issuerApiRouteDefs(opts.db, opts.revocations), opts);
   return r;
 }
