@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { seedDemo } from '../migrations/seeds/demo';
 import { Client } from '@temporalio/client';
 import { ensureSettlementSchedules } from '../lib/settlement-schedule';
+import { emulatorsUnavailable } from '../terminal-worker/simulators/emulated-kiosk/availability';
 
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -135,6 +136,12 @@ async function main() {
 
   const env = { TEMPORAL_ADDRESS: address };
   run('center-worker', 'workers/center.js', [], env);
+  // The terminal runs its real drivers against the emulated kiosk when pcscd (vpcd) and socat are
+  // there (the worker decides the same way), else the state-file simulators.
+  const noEmulators = process.env.TERMINAL_SIMULATOR === 'state-file' ? 'TERMINAL_SIMULATOR=state-file' : emulatorsUnavailable(Number(process.env.EMULATOR_VPCD_PORT || 35963));
+  say(noEmulators
+    ? `Terminal ${config.TERMINAL_ID}: state-file simulators, not the real drivers (${noEmulators}).`
+    : `Terminal ${config.TERMINAL_ID}: real drivers on the emulated kiosk (card printer emulator on a socat pty pair, virtual card on pcscd's vpcd reader); printed faces in ${path.join(config.DATA_DIR, 'terminals', config.TERMINAL_ID, 'kiosk', 'faces')}.`);
   run(`terminal ${config.TERMINAL_ID}`, 'terminal-worker/main.js', ['--simulate'], env);
   run('api', 'api/main.js', [], env);
   await waitForHttp(`${apiUrl}/api/health`);

@@ -14,8 +14,6 @@
  * TERMINAL_SHUTDOWN_GRACE_MS, and a card waiting in the bezel is handed back (the next worker
  * resumes it); then the devices are closed.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, temporalAddress } from '../lib/config';
 import { logger } from '../lib/logger';
@@ -27,30 +25,11 @@ import { killAfterActivity, killBeforeActivity } from '../workers/fault-injectio
 import { assembleTerminalDevices, type AssembledDevices } from './assemble-devices';
 import { emulatorDir, loadTerminalConfig, readerChoice, temporalTls, type TerminalConfig } from './config';
 import { withKillDuring } from './fault-injection';
+import { emulatorsUnavailable } from './simulators/emulated-kiosk/availability';
 import { launchEmulatedKiosk, type KioskProcess } from './simulators/emulated-kiosk/launch';
 import { createSimulatedDevices } from './simulators/simulated-devices';
 import { DEMO_TIMINGS, timingsFromEnv, type SimTimings } from './simulators/timings';
 import { createTerminalWorker } from './worker';
-
-/** Why the emulators cannot run here, or null when pcscd (with vpcd on `vpcdPort`) and socat are there. */
-export function emulatorsUnavailable(vpcdPort: number): string | null {
-  if (!fs.existsSync('/run/pcscd/pcscd.comm')) return 'pcscd is not running (no /run/pcscd/pcscd.comm; scripts/ensure-pcscd.sh installs and starts it)';
-  const hexPort = vpcdPort.toString(16).toUpperCase().padStart(4, '0');
-  const listening = ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => {
-    try {
-      return fs.readFileSync(f, 'utf8').split('\n').some((l) => new RegExp(`^\\s*\\d+: [0-9A-F]+:${hexPort} [0-9A-F]+:0000 0A`, 'i').test(l));
-    } catch {
-      return false;
-    }
-  });
-  if (!listening) return `vpcd is not listening on port ${vpcdPort} (pcscd without vsmartcard-vpcd?)`;
-  try {
-    execFileSync('socat', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return 'socat is not installed (scripts/ensure-serial-tools.sh)';
-  }
-  return null;
-}
 
 /** The emulated kiosk's motion timings from the simulator timings (SIM_*_MS), so one set of knobs drives both. */
 function kioskTimings(t: SimTimings, tc: TerminalConfig) {
