@@ -21,7 +21,9 @@ export class KioskCardPath implements CardPath {
   }
 
   async feed(): Promise<string> {
+    const mark = await this.chip.insertionMark();
     const printerUid = await this.printer.feed();
+    await this.chip.waitForArrival(mark);
     const uid = await this.chip.uidAtStation(printerUid || null).catch((err: unknown) => {
       throw err instanceof DeviceError ? err : new DeviceError('NO_CARD', `the fed card did not answer at the contact station: ${(err as Error).message}`);
     });

@@ -24,6 +24,8 @@ export class StationChipEncoder implements ChipEncoder {
   private readonly cardWaitMs: number;
   /** The UID last read at the station: another one means another card (fresh selection needed). */
   private stationUid: string | null = null;
+  /** Cards the reader has seen arrive (insert events, and a card present when the reader was opened). */
+  private insertions = 0;
 
   constructor(private readonly o: StationChipOptions) {
     this.cardWaitMs = o.cardWaitMs ?? 5000;
@@ -36,6 +38,8 @@ export class StationChipEncoder implements ChipEncoder {
       .then((e) => {
         this.enc = e;
         e.session.on('readerError', () => void this.drop());
+        e.on('cardInserted', () => this.insertions++);
+        if (e.session.cardPresent) this.insertions++;
         return e;
       })
       .finally(() => {
@@ -78,6 +82,31 @@ export class StationChipEncoder implements ChipEncoder {
         await sleep(100);
       }
     });
+  }
+
+  /** A mark to wait for the next card's arrival from (before the printer moves a card to the station). */
+  async insertionMark(): Promise<number | null> {
+    try {
+      await this.encoder();
+      return this.insertions;
+    } catch {
+      return null; // the reader is gone: the wait after the feed will find out
+    }
+  }
+
+  /**
+   * Waits until the reader has seen a card arrive since `mark`: until then what pcscd reports may
+   * still be the card that just left (it polls the slot), with that card's ATR and handle.
+   */
+  async waitForArrival(mark: number | null, timeoutMs = this.cardWaitMs): Promise<void> {
+    if (mark === null) return;
+    const deadline = Date.now() + timeoutMs;
+    while (this.insertions <= mark && Date.now() < deadline) await sleep(25);
+    if (this.insertions > mark) {
+      // A new card: forget what was selected on the previous one.
+      this.stationUid = null;
+      if (this.enc) await this.enc.session.disconnect();
+    }
   }
 
   async read(uid: string): Promise<Uint8Array> {

@@ -60,6 +60,9 @@ interface ChipMeta {
   memorySize: number;
 }
 
+/** Shortest time between one card leaving the contact station and the next touching the contacts. */
+const SWAP_GAP_MS = 1000;
+
 export const DEFAULT_CHIP: ChipSpec = { memorySize: 2048, pageSize: 32, pageWriteMs: 2 };
 export const DEFAULT_PRINTER_TIMINGS: EmulatorTimings = { feedMs: 300, bandMs: 100, ejectMs: 200 };
 
@@ -137,7 +140,8 @@ export class EmulatedKiosk {
    * One action, one line back. Printer: take, jam, jam-next, clear-jam, cover open|closed,
    * ribbon N, stocker N, bin-capacity N, empty-bin. Customer: auto-take MS|off. Contact station:
    * tear-after N (contact lost after N more written bytes, back after a moment), memory-failure
-   * N|always|off, next-card blank|not-blank|wrong-type, station (who is inserted). status, ping.
+   * N|always|off (the card at the station), next-card blank|not-blank|wrong-type|tear-after N|
+   * memory-failure N|always (the next card fed), station (who is inserted). status, ping.
    */
   control(line: string): string {
     const [verb, ...rest] = line.trim().split(/\s+/);
@@ -180,9 +184,10 @@ class ContactStation {
   private uid: string | null = null;
   private card: Iso7816Card | null = null;
   private link: VpcdLink | null = null;
-  /** No contact until then (after a tear). */
+  /** No contact until then (after a tear, or while one card leaves and the next arrives). */
   private contactBackAt = 0;
-  private nextCard: 'blank' | 'not-blank' | 'wrong-type' = 'blank';
+  /** What the next card fed from the stocker is like (then back to a good blank card). */
+  private nextCard: { kind: 'blank' | 'not-blank' | 'wrong-type'; tearAfter: number | null; memoryFailures: number } = { kind: 'blank', tearAfter: null, memoryFailures: 0 };
   private readonly timer: NodeJS.Timeout;
   private inserting = false;
 
@@ -218,8 +223,11 @@ class ContactStation {
 
   control(verb: string, arg: string): string {
     if (verb === 'next-card') {
-      if (!['blank', 'not-blank', 'wrong-type'].includes(arg)) return 'error next-card takes blank, not-blank or wrong-type';
-      this.nextCard = arg as typeof this.nextCard;
+      const [what, n] = arg.split(/\s+/);
+      if (what === 'tear-after') this.nextCard.tearAfter = Number(n);
+      else if (what === 'memory-failure') this.nextCard.memoryFailures = n === 'always' ? Infinity : Number(n);
+      else if (what === 'blank' || what === 'not-blank' || what === 'wrong-type') this.nextCard.kind = what;
+      else return 'error next-card takes blank, not-blank, wrong-type, tear-after N or memory-failure N|always';
       return `ok next-card ${arg}`;
     }
     if (verb === 'station') return `ok ${JSON.stringify(this.describe())}`;
@@ -238,13 +246,17 @@ class ContactStation {
       memory = fs.existsSync(path.join(this.dir, `${uid}.bin`)) ? fs.readFileSync(path.join(this.dir, `${uid}.bin`)) : null;
     } else {
       // A card just fed from the stocker: what kind of card it is was decided by the stocker.
-      meta = { atr: this.nextCard === 'wrong-type' ? 'wrong' : 't0', memorySize: this.spec.memorySize };
+      meta = { atr: this.nextCard.kind === 'wrong-type' ? 'wrong' : 't0', memorySize: this.spec.memorySize };
       fs.writeFileSync(metaFile, JSON.stringify(meta));
     }
     const card = new Iso7816Card({ uid: Buffer.from(uid, 'hex'), memorySize: meta.memorySize, pageSize: this.spec.pageSize, pageWriteMs: this.spec.pageWriteMs, atr: meta.atr });
     if (memory) card.memory.set(memory.subarray(0, card.memory.length));
-    else if (this.nextCard === 'not-blank') card.makeNotBlank();
-    if (!memory) this.nextCard = 'blank';
+    else {
+      if (this.nextCard.kind === 'not-blank') card.makeNotBlank();
+      card.faults.tearAfterBytes = this.nextCard.tearAfter;
+      card.faults.memoryFailures = this.nextCard.memoryFailures;
+      this.nextCard = { kind: 'blank', tearAfter: null, memoryFailures: 0 };
+    }
     const link = new VpcdLink(card, this.host, this.port, (l) => this.log(`${uid}: ${l}`));
     card.isPresent = () => link.connected && this.link === link;
     card.onTear = () => {
@@ -270,6 +282,9 @@ class ContactStation {
   private eject(): void {
     if (this.card && this.uid) this.persist(this.uid, this.card);
     this.link?.remove();
+    // pcscd polls vpcd's slot (every 400 ms): a card swapped faster than that would look like the
+    // same card still inserted (old ATR, old handle). A real transport takes longer than this.
+    this.contactBackAt = Math.max(this.contactBackAt, Date.now() + SWAP_GAP_MS);
     this.log(`${this.uid}: left the contact station`);
     this.uid = null;
     this.card = null;
