@@ -4,7 +4,8 @@
  * worker process on the real drivers, with one fault:
  *   - the terminal worker SIGKILLed at a step boundary (before a device step; after its device
  *     work but before Temporal hears of it) or inside a long step (mid feed, chip write, print,
- *     card dispense, change payout), then started again;
+ *     card dispense, change payout), then started again; SIGTERM mid chip write and mid print
+ *     (a graceful stop: the step finishes);
  *   - a device fault: the card pulled mid-write (tearing), chip memory failure, a card from the
  *     stocker that is not blank or of the wrong type, a jam (cleared, and not), ribbon out, an empty
  *     stocker, the reader gone (pcscd stopped: at the feed, and mid-write), a card not taken.
@@ -52,12 +53,14 @@ export interface CellContext {
   kioskDir: string;
   /** The issuance's progress once it started. */
   progress(): Promise<Progress | null>;
+  /** SIGTERM to the running terminal worker (a graceful stop); resolves with its exit code once a new one is started. */
+  terminate(): Promise<number | null>;
   log(line: string): void;
 }
 
 export interface FaultCell {
   id: string;
-  group: 'kill: boundary' | 'kill: inside a step' | 'device fault';
+  group: 'kill: boundary' | 'kill: inside a step' | 'graceful stop' | 'device fault';
   fault: string;
   expect: 'card' | 'refund';
   /** Fault injection for the first terminal worker only (it dies; the next one runs clean). */
@@ -97,6 +100,10 @@ const feedRejected = (steps: HistoryStep[]) =>
 const retriedWith = (type: string, failure: string) => (steps: HistoryStep[]) =>
   steps.some((s) => s.type === type && s.attempt >= 2 && s.lastFailure === failure) ? null : `history shows no retry of ${type} after ${failure}`;
 const all = (...fs: Array<(s: HistoryStep[]) => string | null>) => (steps: HistoryStep[]) => fs.map((f) => f(steps)).find((p) => p) ?? null;
+const doneFirstTime = (type: string) => (steps: HistoryStep[]) =>
+  steps.some((s) => s.type === type && s.outcome === 'completed' && s.attempt === 1) && !steps.some((s) => s.type === type && s.outcome !== 'completed')
+    ? null
+    : `history shows ${type} not finished at its first attempt`;
 const refunded = (steps: HistoryStep[]) => (steps.some((s) => s.type === 'markPaymentRefunded' && s.outcome === 'completed') ? null : 'history shows no refund (markPaymentRefunded)');
 
 // ── faults outside the worker ──────────────────────────────────────────────────────────────────
@@ -143,6 +150,32 @@ export const CELLS: FaultCell[] = [
   { id: 'kill-mid-print', group: 'kill: inside a step', fault: 'SIGKILL mid print (half-printed card)', expect: 'card', killEnv: { FAULT_KILL_DURING: 'print@0.5' }, history: all(retriedAfterCrash('printFace'), failedWith('printFace', 'CardSpoiled')) },
   { id: 'kill-mid-dispense', group: 'kill: inside a step', fault: 'SIGKILL while the card waits in the bezel', expect: 'card', killEnv: { FAULT_KILL_DURING: 'present' }, history: retriedAfterCrash('presentCard') },
   { id: 'kill-mid-payout', group: 'kill: inside a step', fault: 'SIGKILL mid change payout', expect: 'card', killEnv: { FAULT_KILL_DURING: 'payout' }, history: retriedAfterCrash('payoutCash') },
+  ...(['before', 'after'] as const).map((when): FaultCell => ({
+    id: `kill-${when}-rejectCard`, group: 'kill: boundary', fault: `SIGKILL ${when} rejectCard (a torn card being rejected)`, expect: 'card',
+    killEnv: { [when === 'before' ? 'FAULT_KILL_BEFORE_ACTIVITY' : 'FAULT_KILL_AFTER_ACTIVITY']: 'rejectCard' },
+    setup: async (c) => void (await c.kiosk.control('next-card tear-after 40')),
+    history: all(failedWith('writeChip', 'CardSpoiled'), retriedAfterCrash('rejectCard')),
+  })),
+  {
+    id: 'sigterm-mid-chip-write', group: 'graceful stop', fault: 'SIGTERM mid chip write: the write finishes, then the worker exits', expect: 'card',
+    kiosk: { pageWriteMs: 60 },
+    during: async (c) => {
+      await untilTrue('the chip write to start', () => chipWriteStarted(c.kioskDir));
+      const code = await c.terminate();
+      if (code !== 0) throw new Error(`the worker exited ${code} on SIGTERM`);
+    },
+    history: doneFirstTime('writeChip'),
+  },
+  {
+    id: 'sigterm-mid-print', group: 'graceful stop', fault: 'SIGTERM mid print: the print finishes, then the worker exits', expect: 'card',
+    kiosk: { bandMs: 300 },
+    during: async (c) => {
+      await untilTrue('printing', () => (JSON.parse(fs.readFileSync(path.join(c.kioskDir, 'printer-state.json'), 'utf8')) as ModelState).card?.print === 'printing');
+      const code = await c.terminate();
+      if (code !== 0) throw new Error(`the worker exited ${code} on SIGTERM`);
+    },
+    history: doneFirstTime('printFace'),
+  },
   {
     id: 'card-pulled-mid-write', group: 'device fault', fault: 'card pulled mid-write (contact lost: tearing)', expect: 'card',
     setup: async (c) => void (await c.kiosk.control('next-card tear-after 40')),
@@ -255,7 +288,16 @@ export async function runCell(stack: Stack, cell: FaultCell, n: number, o: Matri
     return p;
   };
   const client = new Kiosk(stack.apiUrl, tid);
-  const ctx: CellContext = { stack, kiosk, kioskDir, progress: async () => (client.issuanceId ? client.progress() : null), log };
+  const terminate = async () => {
+    const w = workers.filter((p) => p.child.exitCode === null && p.child.signalCode === null).at(-1);
+    if (!w) throw new Error('no terminal worker running');
+    w.child.kill('SIGTERM');
+    const code = await w.exited;
+    log(`  ${cell.id}: terminal worker stopped by SIGTERM (exit ${code}); starting it again`);
+    startWorker({});
+    return code;
+  };
+  const ctx: CellContext = { stack, kiosk, kioskDir, progress: async () => (client.issuanceId ? client.progress() : null), terminate, log };
   const problems: string[] = [];
   let final: Progress | null = null;
   let duringDone: Promise<void> = Promise.resolve();
