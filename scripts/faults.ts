@@ -10,7 +10,8 @@
  *
  * Prints one line per cell as it goes, then the matrix as a table; the last line is JSON:
  * {"cells":N,"ok":N,"seconds":S,"failed":[…]}. Exits 1 when a cell is not ok.
- * Needs pcscd with vpcd (scripts/ensure-pcscd.sh) and socat (scripts/ensure-serial-tools.sh); the
+ * The cells' contact station is vpcd reader 1 (port 35964, FAULTS_VPCD_PORT to change): nothing
+ * else may use that reader meanwhile. Needs pcscd with vpcd (scripts/ensure-pcscd.sh) and socat (scripts/ensure-serial-tools.sh); the
  * "reader gone" cells stop pcscd (by its pid file) and start it again with ensure-pcscd.sh.
  */
 import fs from 'node:fs';
@@ -21,6 +22,7 @@ import { benchTemporal, say } from '../bench/support';
 import { FAILURE_CONVERTER_PATH } from '../lib/payload-codec';
 import { newKeySpec } from '../lib/payload-keys';
 import { emulatorsUnavailable } from '../terminal-worker/simulators/emulated-kiosk/availability';
+import { vpcdReaderName } from '../terminal-worker/simulators/emulated-kiosk/kiosk';
 import { CELLS, matrixTable, runFaultMatrix, startPcscd } from '../test/support/fault-matrix';
 import { startStack } from '../test/support/stack';
 
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
   const cells = only.length ? CELLS.filter((c) => only.includes(c.id)) : CELLS;
   if (only.length && cells.length !== only.length) throw new Error(`unknown cells: ${only.filter((o) => !CELLS.some((c) => c.id === o)).join(', ')}; known: ${CELLS.map((c) => c.id).join(', ')}`);
   startPcscd();
-  const missing = emulatorsUnavailable();
+  const missing = emulatorsUnavailable(Number(process.env.FAULTS_VPCD_PORT || 35964));
   if (missing) throw new Error(`the fault matrix needs the emulated kiosk: ${missing}`);
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
@@ -47,7 +49,8 @@ async function main(): Promise<void> {
   if (mysql) process.env.TEST_MYSQL_URL = mysql.replace(/\/[^/]*$/, '');
 
   const stack = await startStack({ database: mysql ? 'mysql' : 'sqlite', workers: 'processes', terminals: 0 });
-  say(`Center: ${mysql ? 'MariaDB/MySQL' : 'SQLite'}; ${cells.length} cells; pcscd + vpcd reader "Virtual PCD 00 00", socat pty pairs`);
+  const vpcdPort = Number(process.env.FAULTS_VPCD_PORT || 35964);
+  say(`Center: ${mysql ? 'MariaDB/MySQL' : 'SQLite'}; ${cells.length} cells; pcscd + vpcd reader "${vpcdReaderName(vpcdPort)}" (port ${vpcdPort}), socat pty pairs`);
   let results;
   try {
     results = await runFaultMatrix(stack, cells, { dir: path.join(dir, 'cells'), log: say });

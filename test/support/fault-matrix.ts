@@ -248,6 +248,8 @@ export interface MatrixOptions {
   log?: (line: string) => void;
   /** Payload keys to decode history results (default PAYLOAD_KEYS). */
   payloadKeys?: string;
+  /** vpcd port of the cells' contact station (default FAULTS_VPCD_PORT or 35964, reader "Virtual PCD 00 01"). */
+  vpcdPort?: number;
 }
 
 export async function runCell(stack: Stack, cell: FaultCell, n: number, o: MatrixOptions): Promise<CellResult> {
@@ -258,7 +260,7 @@ export async function runCell(stack: Stack, cell: FaultCell, n: number, o: Matri
   const cellDir = path.join(o.dir, `${String(n).padStart(2, '0')}-${cell.id}`);
   const kioskDir = path.join(cellDir, 'kiosk');
   const stateFile = path.join(cellDir, 'machine.json');
-  const kiosk = await launchEmulatedKiosk({ stateDir: kioskDir, vpcdPort: 35963, feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 2, exitWithParent: true, ...cell.kiosk });
+  const kiosk = await launchEmulatedKiosk({ stateDir: kioskDir, vpcdPort: o.vpcdPort ?? Number(process.env.FAULTS_VPCD_PORT || 35964), feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 2, exitWithParent: true, ...cell.kiosk });
   const workers: ManagedProcess[] = [];
   let kills = 0;
   let finished = false;
@@ -316,6 +318,7 @@ export async function runCell(stack: Stack, cell: FaultCell, n: number, o: Matri
   } finally {
     finished = true;
     await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+    workers.forEach((w, i) => fs.writeFileSync(path.join(cellDir, `worker-${i + 1}.log`), w.output()));
     await duringDone;
     if (!fs.existsSync('/run/pcscd/pcscd.comm')) startPcscd();
   }
