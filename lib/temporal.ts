@@ -1,6 +1,7 @@
 /** Connections to Temporal for clients and workers, from one place. */
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTE_ARGS } from '../domain/search-attributes';
@@ -32,8 +33,9 @@ export async function connectClient(address: string, namespace: string, dataConv
   return new Client({ connection, namespace, dataConverter });
 }
 
-export async function connectWorker(address: string): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
+/** A worker's connection; `tls` for a cluster that wants (m)TLS (terminal-worker/config.ts reads it). */
+export async function connectWorker(address: string, tls?: TLSConfig): Promise<NativeConnection> {
+  return NativeConnection.connect({ address, tls });
 }
 
 /** Waits until a Temporal frontend answers (the dev server takes a few seconds to start). */

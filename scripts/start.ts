@@ -28,6 +28,7 @@ import { ensureSettlementSchedules } from '../lib/settlement-schedule';
 import { startDemoPaymentHosts } from '../demo/payment-hosts';
 import { seedDemoStore, seedPaymentHosts } from '../migrations/seeds/payment-hosts';
 import { hashPosToken } from '../api/routes/pos';
+import { emulatorsUnavailable } from '../terminal-worker/simulators/emulated-kiosk/availability';
 
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -149,6 +150,12 @@ async function main() {
 
   const env = { TEMPORAL_ADDRESS: address };
   run('center-worker', 'workers/center.js', [], env);
+  // The terminal runs its real drivers against the emulated kiosk when pcscd (vpcd) and socat are
+  // there (the worker decides the same way), else the state-file simulators.
+  const noEmulators = process.env.TERMINAL_SIMULATOR === 'state-file' ? 'TERMINAL_SIMULATOR=state-file' : emulatorsUnavailable(Number(process.env.EMULATOR_VPCD_PORT || 35963));
+  say(noEmulators
+    ? `Terminal ${config.TERMINAL_ID}: state-file simulators, not the real drivers (${noEmulators}).`
+    : `Terminal ${config.TERMINAL_ID}: real drivers on the emulated kiosk (card printer emulator on a socat pty pair, virtual card on pcscd's vpcd reader); printed faces in ${path.join(config.DATA_DIR, 'terminals', config.TERMINAL_ID, 'kiosk', 'faces')}.`);
   run(`terminal ${config.TERMINAL_ID}`, 'terminal-worker/main.js', ['--simulate'], env);
   run('api', 'api/main.js', [], env);
   await waitForHttp(`${apiUrl}/api/health`);

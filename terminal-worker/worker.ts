@@ -3,7 +3,7 @@
  * time (one card path), against real drivers or simulators behind the same interfaces.
  */
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createTerminalActivities } from '../activities/terminal';
 import { terminalTaskQueue } from '../domain/issuance';
 import type { TerminalDevices } from './devices/types';
@@ -14,6 +14,11 @@ export interface TerminalWorkerOptions {
   terminalId: string;
   devices: TerminalDevices;
   dataConverter?: DataConverter;
+  /** True once shutdown began: a step waiting on the customer hands its card back at once. */
+  stopping?: () => boolean;
+  /** How long shutdown lets the step in progress finish (a print, a chip write) before cancelling it. */
+  shutdownGraceMs?: number;
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 export async function createTerminalWorker(opts: TerminalWorkerOptions): Promise<Worker> {
@@ -21,11 +26,12 @@ export async function createTerminalWorker(opts: TerminalWorkerOptions): Promise
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: terminalTaskQueue(opts.terminalId),
-    activities: createTerminalActivities(opts.devices),
+    activities: createTerminalActivities(opts.devices, { stopping: opts.stopping }),
     dataConverter: opts.dataConverter,
     maxConcurrentActivityTaskExecutions: 1,
-    // A crashed worker's heartbeating activity is retried elsewhere only after its heartbeat
-    // timeout; shut down quickly so a restart is not held up.
-    shutdownGraceTime: '5 seconds',
+    // Finish the step in progress (a crashed worker's step is retried elsewhere only after its
+    // heartbeat timeout; a stopping one's finishes or is handed back).
+    shutdownGraceTime: opts.shutdownGraceMs ?? 5000,
+    interceptors: opts.activityInterceptors?.length ? { activity: opts.activityInterceptors } : undefined,
   });
 }

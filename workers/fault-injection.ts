@@ -19,3 +19,19 @@ export function killBeforeActivity(activityType: string | undefined): ActivityIn
     }),
   ];
 }
+
+/** FAULT_KILL_AFTER_ACTIVITY=<activityType>: SIGKILL once that activity's work is done, before its result reaches Temporal. */
+export function killAfterActivity(activityType: string | undefined): ActivityInterceptorsFactory[] {
+  if (!activityType) return [];
+  return [
+    (ctx) => ({
+      inbound: {
+        async execute(input, next) {
+          const result = await next(input);
+          if (ctx.info.activityType === activityType) process.kill(process.pid, 'SIGKILL');
+          return result;
+        },
+      },
+    }),
+  ];
+}

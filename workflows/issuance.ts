@@ -468,7 +468,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     await CancellationScope.nonCancellable(async () => {
       if (currentCard) {
         await terminal.rejectCard(currentCard.uid, 'production aborted').catch(() => undefined);
-        if (currentCard.cardId) await center.setCardStatus(currentCard.cardId, 'spoiled', 'production aborted');
+        if (currentCard.cardId) await center.setCardStatus(currentCard.cardId, 'spoiled', `production aborted: ${errorMessage(err)}`.slice(0, 200));
       }
       for (const undo of compensations) await undo().catch((e) => log.error('compensation failed', { issuanceId, error: errorMessage(e) }));
       await center.releaseHold(issuanceId, 'refunded');

@@ -17,7 +17,16 @@ export const TerminalErrorTypes = {
   CardSpoiled: 'CardSpoiled',
   StockerEmpty: 'StockerEmpty',
   DeviceFault: 'DeviceFault',
+  /** The customer did not take the presented card; the printer pulled it into the reject bin. */
+  CardNotTaken: 'CardNotTaken',
+  /** The terminal is shutting down: the step was handed back to be resumed by the next worker. */
+  HandedBack: 'HandedBack',
 } as const;
+
+/** How many unusable cards (not blank, wrong type, not answering) one feed may reject before giving up. */
+const FEED_TRIES = 3;
+/** Long device steps report at least this often, whatever their own progress. */
+const HEARTBEAT_EVERY_MS = 1000;
 
 function heartbeat(details?: unknown): void {
   try {
@@ -25,6 +34,11 @@ function heartbeat(details?: unknown): void {
   } catch {
     // Called outside an activity (unit tests of the functions): nothing to report to.
   }
+}
+
+export interface TerminalActivityOptions {
+  /** True once the worker is shutting down: a step waiting on the customer hands its card back. */
+  stopping?: () => boolean;
 }
 
 function spoiled(message: string): ApplicationFailure {
@@ -35,32 +49,73 @@ function translate(err: unknown): unknown {
   if (!(err instanceof DeviceError)) return err;
   if (err.code === 'STOCKER_EMPTY') return ApplicationFailure.nonRetryable(`Out of blank cards: ${err.message}`, TerminalErrorTypes.StockerEmpty);
   if (err.code === 'WRONG_CARD' || err.code === 'NO_CARD' || err.code === 'WRITE_FAILED') return spoiled(err.message);
+  if (err.code === 'NOT_TAKEN') return ApplicationFailure.nonRetryable(err.message, TerminalErrorTypes.CardNotTaken);
   return ApplicationFailure.retryable(err.message, TerminalErrorTypes.DeviceFault);
 }
 
+/** Runs a device step: heartbeats all along (so a dead worker is noticed at once) and types its errors. */
 async function device<T>(fn: () => Promise<T>): Promise<T> {
+  const ticker = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
   } catch (err) {
     throw translate(err);
+  } finally {
+    clearInterval(ticker);
   }
 }
 
-export function createTerminalActivities(devices: TerminalDevices) {
+/** Whether the card at the contact station is unusable for a new issuance (rather than the reader being gone). */
+function unusableCard(err: unknown): boolean {
+  return err instanceof DeviceError && (err.code === 'WRONG_CARD' || err.code === 'NO_CARD' || err.code === 'WRITE_FAILED');
+}
+
+export function createTerminalActivities(devices: TerminalDevices, options: TerminalActivityOptions = {}) {
   const { cardPath, chip, cash, receipt } = devices;
+  const stopping = options.stopping ?? (() => false);
 
   return {
     ...createPaymentDeviceActivities(devices.payment),
-    /** A blank card into the transport; returns its chip UID. */
-    async feedBlankCard(issuanceId: string): Promise<{ uid: string }> {
+    /**
+     * A blank card at the contact station; returns its chip UID. A blank card already there (a
+     * feed whose worker died) is adopted; any other card left in the transport goes to the reject
+     * bin. A fed card that is not blank, of the wrong type or silent is rejected and another fed
+     * (at most FEED_TRIES); every rejected card is in the result, and so in the workflow history.
+     */
+    async feedBlankCard(issuanceId: string): Promise<{ uid: string; rejected: Array<{ uid: string | null; reason: string }> }> {
       return device(async () => {
+        const rejected: Array<{ uid: string | null; reason: string }> = [];
         const { transport } = await cardPath.status();
         if (transport) {
-          const chipBytes = await chip.read(transport.uid);
-          if (transport.printState === 'blank' && chipBytes.length === 0) return { uid: transport.uid };
-          await cardPath.reject(`left in the transport before ${issuanceId}`);
+          let reason = `left in the transport (${transport.printState}) before ${issuanceId}`;
+          if (transport.printState === 'blank') {
+            const chipBytes = await chip.read(transport.uid).catch((err: unknown) => {
+              if (!unusableCard(err)) throw err;
+              reason = `left in the transport before ${issuanceId}, unreadable: ${(err as Error).message}`;
+              return null;
+            });
+            if (chipBytes && chipBytes.length === 0) return { uid: transport.uid, rejected };
+            if (chipBytes) reason = `left in the transport before ${issuanceId} with ${chipBytes.length} bytes on its chip`;
+          }
+          await cardPath.reject(reason);
+          rejected.push({ uid: transport.uid, reason });
         }
-        return { uid: await cardPath.feed() };
+        for (let i = 1; ; i++) {
+          try {
+            const uid = await cardPath.feed();
+            const chipBytes = await chip.read(uid);
+            if (chipBytes.length === 0) return { uid, rejected };
+            throw new DeviceError('WRONG_CARD', `card ${uid} from the stocker is not blank (${chipBytes.length} bytes on its chip)`);
+          } catch (err) {
+            if (!unusableCard(err)) throw err;
+            const st = await cardPath.status();
+            if (!st.transport) throw err;
+            const reason = `unusable card from the stocker: ${(err as Error).message}`;
+            await cardPath.reject(reason);
+            rejected.push({ uid: st.transport.uid, reason });
+            if (i >= FEED_TRIES) throw new DeviceError('WRONG_CARD', `${i} cards in a row from the stocker were unusable; the last: ${(err as Error).message}`);
+          }
+        }
       });
     },
 
@@ -100,10 +155,18 @@ export function createTerminalActivities(devices: TerminalDevices) {
     async presentCard(uid: string): Promise<{ presented: boolean }> {
       return device(async () => {
         if ((await cardPath.dispensedUids()).includes(uid)) return { presented: false };
-        const { transport } = await cardPath.status();
+        const { transport, lastPresented } = await cardPath.status();
+        if (!transport && lastPresented?.uid === uid && lastPresented.outcome === 'retracted') {
+          throw new DeviceError('NOT_TAKEN', `card ${uid} was not taken and was pulled back into the reject bin`);
+        }
         if (!transport || transport.uid !== uid) throw spoiled(`card ${uid} is not in the transport to present`);
         if (transport.printState !== 'printed') throw spoiled(`card ${uid} is not printed; refusing to hand it out`);
-        await cardPath.present((f) => heartbeat({ step: 'dispensing', fraction: f }));
+        await cardPath.present((f) => {
+          heartbeat({ step: 'dispensing', fraction: f });
+          // Waiting for the customer may take long: a terminal shutting down hands the step back
+          // (the card stays in the bezel; the next worker resumes waiting or sees it taken).
+          if (stopping()) throw ApplicationFailure.retryable(`terminal shutting down while card ${uid} waits in the bezel; handed back`, TerminalErrorTypes.HandedBack);
+        });
         return { presented: true };
       });
     },

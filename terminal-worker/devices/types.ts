@@ -19,6 +19,8 @@ export interface CardPathStatus {
   transport: CardInTransport | null;
   stockerCount: number;
   rejectBinCount: number;
+  /** The last card presented to the customer and what became of it (printers that know). */
+  lastPresented?: { uid: string; outcome: 'waiting' | 'taken' | 'retracted' } | null;
 }
 
 export interface CardFace {
@@ -68,7 +70,11 @@ export interface TerminalDevices {
 
 export class DeviceError extends Error {
   constructor(
-    readonly code: 'STOCKER_EMPTY' | 'NO_CARD' | 'WRONG_CARD' | 'WRITE_FAILED' | 'JAM',
+    /**
+     * UNAVAILABLE: the device itself is gone (reader unplugged, service down): not the card's fault.
+     * NOT_TAKEN: the customer did not take the presented card; it went to the reject bin.
+     */
+    readonly code: 'STOCKER_EMPTY' | 'NO_CARD' | 'WRONG_CARD' | 'WRITE_FAILED' | 'JAM' | 'UNAVAILABLE' | 'NOT_TAKEN',
     message: string,
   ) {
     super(message);

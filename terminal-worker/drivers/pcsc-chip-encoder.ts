@@ -186,7 +186,7 @@ export class PcscChipEncoder extends EventEmitter implements ChipEncoder {
   private async writeOnce(want: Buffer, onProgress: OnProgress): Promise<void> {
     for (let off = 0; off < want.length; off += this.chunk) {
       const part = want.subarray(off, off + this.chunk);
-      const res = await this.session.transmit({ cla: 0x00, ins: 0xd6, p1: (off >> 8) & 0x7f, p2: off & 0xff, data: part });
+      const res = await this.transmitInEf({ cla: 0x00, ins: 0xd6, p1: (off >> 8) & 0x7f, p2: off & 0xff, data: part });
       if (res.sw !== 0x9000) throw statusWordError(res.sw, `UPDATE BINARY of ${part.length} bytes at offset ${off}`);
       onProgress((0.9 * (off + part.length)) / want.length);
     }
@@ -214,7 +214,7 @@ export class PcscChipEncoder extends EventEmitter implements ChipEncoder {
     while (got < length) {
       const at = offset + got;
       const le = Math.min(length - got, MAX_SHORT_LE);
-      const res = await this.session.transmit({ cla: 0x00, ins: 0xb0, p1: (at >> 8) & 0x7f, p2: at & 0xff, le });
+      const res = await this.transmitInEf({ cla: 0x00, ins: 0xb0, p1: (at >> 8) & 0x7f, p2: at & 0xff, le });
       if (res.sw !== 0x9000 && res.sw !== 0x6282) throw statusWordError(res.sw, `READ BINARY of ${le} bytes at offset ${at}`);
       // A T=0 card answering 6Cxx may give more than asked; keep what was asked for.
       const data = res.data.subarray(0, Math.min(res.data.length, length - got));
@@ -226,7 +226,19 @@ export class PcscChipEncoder extends EventEmitter implements ChipEncoder {
     return Buffer.concat(parts);
   }
 
-  /** Checks the card at the station is `uid`, and that its application is open. */
+  /**
+   * A command on the record EF. A card reset behind our back (another application sharing the
+   * reader, a power cycle by pcscd) forgets its selection and answers 6986: select again, once.
+   */
+  private async transmitInEf(cmd: Parameters<PcscSession['transmit']>[0]): Promise<{ data: Buffer; sw: number }> {
+    const res = await this.session.transmit(cmd);
+    if (res.sw !== 0x6986) return res;
+    this.efSize = null;
+    await this.openApplication();
+    return this.session.transmit(cmd);
+  }
+
+    /** Checks the card at the station is `uid`, and that its application is open. */
   private async cardAtStation(uid: string): Promise<void> {
     const atStation = await this.readUid();
     if (atStation !== uid.toUpperCase()) throw new ChipError('WRONG_CARD', `expected card ${uid} at the contact station, found ${atStation}`);

@@ -72,7 +72,13 @@ export class PcscSession extends EventEmitter {
   }
 
   static async open(choice: ReaderChoice): Promise<PcscSession> {
-    const pcsc = pcsclite();
+    let pcsc: PcscLite;
+    try {
+      pcsc = pcsclite();
+    } catch (err) {
+      // SCardEstablishContext fails when pcscd is not running (or was stopped: the reader is gone).
+      throw new ChipError('NO_READER', `pcscd is not available: ${(err as Error).message} (run scripts/ensure-pcscd.sh)`);
+    }
     const seen: CardReader[] = [];
     // pcsclite reports each reader's state once at once and then only on change: record it early.
     const lastStatus = new Map<CardReader, { state: number; atr?: Buffer }>();

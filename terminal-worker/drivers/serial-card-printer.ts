@@ -22,7 +22,9 @@ export type PrinterErrorCode = ErrorCode | 'NOT_TAKEN' | 'TIMEOUT' | 'PROTOCOL';
 /** DeviceError's code set is the activities' vocabulary; the printer's own code is `printerCode`. */
 function baseCode(code: PrinterErrorCode): DeviceError['code'] {
   if (code === 'FEEDER_EMPTY') return 'STOCKER_EMPTY';
-  if (code === 'NO_CARD' || code === 'NOT_TAKEN') return 'NO_CARD';
+  if (code === 'NOT_TAKEN') return 'NOT_TAKEN';
+  if (code === 'NO_CARD') return 'NO_CARD';
+  if (code === 'TIMEOUT' || code === 'PROTOCOL') return 'UNAVAILABLE';
   return 'JAM'; // the printer is out of service until someone fixes it (JAM, COVER_OPEN, RIBBON_OUT, …)
 }
 
@@ -130,7 +132,7 @@ export class SerialCardPrinter implements CardPath {
 
   async status(): Promise<CardPathStatus> {
     const s = await this.printerStatus();
-    return { transport: s.card && { uid: s.card.uid, printState: s.card.print }, stockerCount: s.stocker, rejectBinCount: s.rejectBin };
+    return { transport: s.card && { uid: s.card.uid, printState: s.card.print }, stockerCount: s.stocker, rejectBinCount: s.rejectBin, lastPresented: s.lastPresented };
   }
 
   async feed(): Promise<string> {

@@ -24,7 +24,7 @@ export type ChipErrorReason =
 type BaseCode = DeviceError['code'];
 
 const BASE: Record<ChipErrorReason, BaseCode> = {
-  NO_READER: 'NO_CARD',
+  NO_READER: 'UNAVAILABLE',
   NO_CARD: 'NO_CARD',
   CARD_REMOVED: 'NO_CARD',
   WRONG_CARD: 'WRONG_CARD',

@@ -120,7 +120,7 @@ test('reject: the card in the transport goes to the reject bin with the reason',
 test('a card not taken within the bezel delay is pulled back into the reject bin and recorded', async () => {
   const uid = await printer.feed();
   const started = Date.now();
-  await expectFault(printer.present(() => {}), 'NOT_TAKEN', 'NO_CARD', /not taken within 1500 ms.*reject bin/);
+  await expectFault(printer.present(() => {}), 'NOT_TAKEN', 'NOT_TAKEN', /not taken within 1500 ms.*reject bin/);
   expect(Date.now() - started).toBeGreaterThanOrEqual(BEZEL_MS);
   expect((await printer.status()).transport).toBeNull();
   expect(model().rejectBin.at(-1)).toMatchObject({ uid, reason: `not taken within ${BEZEL_MS} ms` });

@@ -56,6 +56,14 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
   for (let paid = 0; paid < fare.priceMinor; paid += 10000) await kiosk.insertCash(10000);
   const done = await kiosk.waitForStage('completed', 60_000);
   expect(done.item?.lines).toContain('6 months');
+  // T-001 ran its real drivers on the emulated kiosk when pcscd and socat are here (CI has them),
+  // else the state-file simulators, and the start command said which.
+  if (out.includes('Terminal T-001: real drivers on the emulated kiosk')) {
+    const faces = fs.readdirSync(path.join(dataDir, 'terminals', 'T-001', 'kiosk', 'faces'));
+    expect(faces).toHaveLength(1);
+  } else {
+    expect(out).toMatch(/Terminal T-001: state-file simulators, not the real drivers \(.+\)\./);
+  }
 
   const events = (await (await fetch(`http://localhost:${issuer}/events`)).json()) as any;
   expect(events.events).toHaveLength(1);

@@ -29,6 +29,10 @@ import { presentSimulatedCard, simulatedCardSlotFile, simulatedPaymentCardDevice
 import { MachineStateFile, type MachineState } from '../../terminal-worker/simulators/machine-state';
 import { ZERO_TIMINGS, type SimTimings } from '../../terminal-worker/simulators/timings';
 import { createCenterWorker } from '../../workers/center-worker';
+import { assembleTerminalDevices } from '../../terminal-worker/assemble-devices';
+import { launchEmulatedKiosk, type KioskLaunchOptions, type KioskProcess } from '../../terminal-worker/simulators/emulated-kiosk/launch';
+import { VPCD_BASE_PORT } from '../../terminal-worker/simulators/emulated-kiosk/kiosk';
+import type { ModelState } from '../../terminal-worker/simulators/printer-emulator/physical-model';
 import type { IssuanceInput } from '../../workflows/issuance-messages';
 import { encryptedDataConverter } from '../../lib/payload-codec';
 import { payloadKeyProvider } from '../../lib/payload-keys';
@@ -46,6 +50,16 @@ export interface StackOptions {
   initialStock?: number;
   /** The payment hosts' answer deadline as configured in the DB (default 1.5 s). */
   paymentHostTimeoutMs?: number;
+  /**
+   * 'state-file': the in-process simulators. 'emulated': the real drivers (serial card printer,
+   * PC/SC reader) against an emulated kiosk per terminal (printer emulator on a socat pty pair,
+   * virtual card on vpcd reader 35963 + i: at most two terminals); cash and receipt stay simulated.
+   */
+  devices?: 'state-file' | 'emulated';
+  /** Emulated kiosk settings (timings, auto-take) for every terminal. */
+  kiosk?: Omit<KioskLaunchOptions, 'stateDir' | 'vpcdPort'>;
+  /** Extra environment for terminal worker processes (e.g. CARD_TAKE_TIMEOUT_MS). */
+  terminalEnv?: NodeJS.ProcessEnv;
 }
 
 export interface Stack {
@@ -73,6 +87,12 @@ export interface Stack {
   /** Process mode: start (again) the center worker, optionally with extra env (fault injection). */
   startCenter(env?: NodeJS.ProcessEnv): ManagedProcess;
   startTerminal(terminalId: string, env?: NodeJS.ProcessEnv): ManagedProcess;
+  /** Emulated devices: the terminal's kiosk (started with the stack, outliving worker crashes). */
+  kiosk(terminalId: string): KioskProcess;
+  /** Emulated devices: the card printer's physical model as the emulator keeps it. */
+  printerModel(terminalId: string): ModelState;
+  /** Emulated devices: the kiosk's state directory (chips/, faces/). */
+  kioskDir(terminalId: string): string;
   stop(): Promise<void>;
 }
 
@@ -148,7 +168,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const machineFile = (tid: string) => path.join(dir, 'terminals', tid, 'machine.json');
   const baseEnv: NodeJS.ProcessEnv = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, DATA_DIR: dir, CENTER_TASK_QUEUE: centerTaskQueue, WORKFLOW_BUNDLE_PATH: workflowBundlePath() };
   const processes: ManagedProcess[] = [];
+  const kiosks = new Map<string, KioskProcess>();
+  const kioskDir = (tid: string) => path.join(dir, 'terminals', tid, 'kiosk');
+  const emulated = opts.devices === 'emulated';
+  if (emulated) {
+    if (terminalIds.length > 2) throw new Error('emulated devices: at most two terminals (vpcd has readers on 35963 and 35964)');
+    for (const [i, tid] of terminalIds.entries()) kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort: VPCD_BASE_PORT + i }));
+  }
+  const kioskEnv = (tid: string): NodeJS.ProcessEnv => {
+    const k = kiosks.get(tid)!;
+    return { CARD_PRINTER_PORT: k.hostPty, CARD_READER: k.readerName, ...opts.terminalEnv };
+  };
   const workers: Worker[] = [];
+  const closers: Array<() => Promise<void>> = [];
   const running: Promise<void>[] = [];
   let nativeConnection: NativeConnection | undefined;
 
@@ -158,7 +190,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return p;
   };
   const startTerminal = (tid: string, env: NodeJS.ProcessEnv = {}) => {
-    const p = startNodeProcess(`terminal:${tid}`, 'terminal-worker/main.js', ['--simulate'], { ...baseEnv, ...timingEnv(timings), TERMINAL_ID: tid, TERMINAL_STATE_FILE: machineFile(tid), ...env });
+    const p = emulated
+      ? startNodeProcess(`terminal:${tid}`, 'terminal-worker/main.js', [], { ...baseEnv, ...timingEnv(timings), TERMINAL_ID: tid, TERMINAL_STATE_FILE: machineFile(tid), ...kioskEnv(tid), ...env })
+      : startNodeProcess(`terminal:${tid}`, 'terminal-worker/main.js', ['--simulate'], { ...baseEnv, ...timingEnv(timings), TERMINAL_ID: tid, TERMINAL_STATE_FILE: machineFile(tid), TERMINAL_SIMULATOR: 'state-file', ...env });
     processes.push(p);
     return p;
   };
@@ -167,7 +201,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     nativeConnection = await NativeConnection.connect({ address });
     workers.push(await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue: centerTaskQueue, deps: { db, cardKeys }, workflowBundle: { codePath: workflowBundlePath() }, dataConverter }));
     for (const tid of terminalIds) {
-      const devices = { ...createSimulatedDevices(machineFile(tid), timings, opts.initialStock), payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
+      let devices;
+      if (emulated) {
+        const k = kiosks.get(tid)!;
+        const a = await assembleTerminalDevices({
+          printer: { path: k.hostPty, baudRate: 115200, commandTimeoutMs: 10_000, takeTimeoutMs: Number(opts.terminalEnv?.CARD_TAKE_TIMEOUT_MS ?? 30_000) },
+          reader: { reader: k.readerName, maxCommandData: 255, pageSize: 32, writeAttempts: 3, cardWaitMs: 5000 },
+          simulated: { stateFile: machineFile(tid), timings },
+        });
+        closers.push(a.close);
+        devices = { ...a.devices, payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
+      } else {
+        devices = { ...createSimulatedDevices(machineFile(tid), timings, opts.initialStock), payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
+      }
       workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));
     }
     for (const w of workers) running.push(w.run());
@@ -195,10 +241,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     machineFile,
     startCenter,
     startTerminal,
+    kiosk: (tid) => {
+      const k = kiosks.get(tid);
+      if (!k) throw new Error(`terminal ${tid} has no emulated kiosk (start the stack with devices: 'emulated')`);
+      return k;
+    },
+    printerModel: (tid) => JSON.parse(fs.readFileSync(path.join(kioskDir(tid), 'printer-state.json'), 'utf8')) as ModelState,
+    kioskDir,
     async stop() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
       await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+      for (const close of closers) await close();
+      await Promise.all([...kiosks.values()].map((k) => k.stop()));
       await nativeConnection?.close();
       await new Promise((r) => server.close(r));
       await issuer.close();

@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createTerminalActivities } from '../../activities/terminal';
 import { createSimulatedDevices } from '../../terminal-worker/simulators/simulated-devices';
 import { ZERO_TIMINGS } from '../../terminal-worker/simulators/timings';
+import { DeviceError } from '../../terminal-worker/devices/types';
 
 function setup(stock = 10) {
   const file = path.join(fs.mkdtempSync(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'term-')), 'machine.json');
@@ -95,4 +96,74 @@ test('payouts and receipts happen at most once per tag', async () => {
   const s = machine.read();
   expect(s.payouts).toEqual({ 'change:iss-1': 2670 });
   expect(Object.keys(s.receipts)).toEqual(['receipt:iss-1']);
+});
+
+// ── behaviour the real drivers bring (the devices' answers are given here by the simulator, edited) ──
+
+test('a card from the stocker that is not blank is rejected and another fed; the result lists it', async () => {
+  const { devices, machine } = setup();
+  let fed = 0;
+  const feed = devices.cardPath.feed.bind(devices.cardPath);
+  devices.cardPath.feed = async () => {
+    const uid = await feed();
+    if (++fed === 1) machine.update((s) => void (s.transport!.chipBase64 = Buffer.from('USED').toString('base64')));
+    return uid;
+  };
+  const acts = createTerminalActivities(devices);
+  const { uid, rejected } = await acts.feedBlankCard('iss-1');
+  const s = machine.read();
+  expect(rejected).toHaveLength(1);
+  expect(rejected[0]!.reason).toMatch(/not blank \(4 bytes on its chip\)/);
+  expect(s.rejectBin.map((c) => c.uid)).toEqual([rejected[0]!.uid]);
+  expect(s.transport?.uid).toBe(uid);
+});
+
+test('three unusable cards in a row: the feed gives up, each of them in the reject bin', async () => {
+  const { devices, machine } = setup();
+  const acts = createTerminalActivities({ ...devices, chip: { ...devices.chip, read: async () => { throw new DeviceError('WRONG_CARD', 'not an ICR1 card'); }, write: devices.chip.write } });
+  await expect(acts.feedBlankCard('iss-1')).rejects.toMatchObject({ type: 'CardSpoiled', message: expect.stringMatching(/3 cards in a row/) });
+  expect(machine.read().rejectBin).toHaveLength(3);
+  expect(machine.read().transport).toBeNull();
+});
+
+test('a reader that is gone is a retryable device fault, not a spoiled card', async () => {
+  const { devices, machine } = setup();
+  const { uid } = await createTerminalActivities(devices).feedBlankCard('iss-1');
+  const gone = async () => { throw new DeviceError('UNAVAILABLE', 'the IC reader is gone'); };
+  const acts = createTerminalActivities({ ...devices, chip: { read: gone, write: gone } });
+  await expect(acts.writeChip(uid, record)).rejects.toMatchObject({ type: 'DeviceFault', nonRetryable: false });
+  await expect(acts.feedBlankCard('iss-1')).rejects.toMatchObject({ type: 'DeviceFault' });
+  expect(machine.read().rejectBin).toHaveLength(0);
+  expect(machine.read().transport?.uid).toBe(uid);
+});
+
+test('a card not taken (retracted by the printer) ends the production: CardNotTaken, not another card', async () => {
+  const { devices } = setup();
+  const acts0 = createTerminalActivities(devices);
+  const { uid } = await acts0.feedBlankCard('iss-1');
+  await acts0.printFace(uid, face);
+  const notTaken = createTerminalActivities({ ...devices, cardPath: Object.assign(Object.create(devices.cardPath), { present: async () => { throw new DeviceError('NOT_TAKEN', `card ${uid} was not taken`); } }) });
+  await expect(notTaken.presentCard(uid)).rejects.toMatchObject({ type: 'CardNotTaken', nonRetryable: true });
+  // Seen after a restart: the printer says the card was retracted.
+  const after = createTerminalActivities({ ...devices, cardPath: Object.assign(Object.create(devices.cardPath), { status: async () => ({ transport: null, stockerCount: 9, rejectBinCount: 1, lastPresented: { uid, outcome: 'retracted' } }) }) });
+  await expect(after.presentCard(uid)).rejects.toMatchObject({ type: 'CardNotTaken' });
+});
+
+test('a terminal shutting down hands back a card waiting for the customer', async () => {
+  const { devices } = setup();
+  const acts0 = createTerminalActivities(devices);
+  const { uid } = await acts0.feedBlankCard('iss-1');
+  await acts0.printFace(uid, face);
+  let stopping = false;
+  const waiting = Object.assign(Object.create(devices.cardPath), {
+    present: async (onProgress: (f: number) => void) => {
+      for (;;) {
+        onProgress(0.1);
+        stopping = true;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  });
+  const acts = createTerminalActivities({ ...devices, cardPath: waiting }, { stopping: () => stopping });
+  await expect(acts.presentCard(uid)).rejects.toMatchObject({ type: 'HandedBack', nonRetryable: false });
 });

@@ -49,6 +49,8 @@ export function initialModel(): ModelState {
 
 export class PhysicalModel {
   readonly s: ModelState;
+  /** Called after every persisted change (the emulated kiosk follows the card to the contact station). */
+  onChange: (s: ModelState) => void = () => {};
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -67,6 +69,7 @@ export class PhysicalModel {
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(this.s, null, 1));
     fs.renameSync(tmp, this.file);
+    this.onChange(this.s);
   }
 
   faults(): FaultCode[] {

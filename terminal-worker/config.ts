@@ -1,0 +1,92 @@
+/**
+ * The terminal worker's own settings (on top of lib/config.ts: TERMINAL_ID, TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, DATA_DIR): Temporal mTLS, the IC reader, the card printer's serial line,
+ * shutdown, and what `--simulate` runs. Validated once at start; see docs/configuration.md.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import { z } from 'zod';
+
+const ms = z.coerce.number().int().nonnegative();
+const optionalPath = z.string().optional();
+
+const schema = z.object({
+  /** mTLS to the Temporal frontend: client certificate and key (PEM), the server's CA, SNI override. */
+  TEMPORAL_TLS_CERT: optionalPath,
+  TEMPORAL_TLS_KEY: optionalPath,
+  TEMPORAL_TLS_CA: optionalPath,
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+
+  /** The IC reader at the printer's contact station: its exact PC/SC name, or its index in pcscd's list. */
+  CARD_READER: z.string().default('0'),
+  /** Largest APDU command data the reader takes (its datasheet; ≤ 255). */
+  CARD_READER_MAX_APDU_DATA: z.coerce.number().int().min(16).max(255).default(255),
+  /** EEPROM page size the writes are aligned to. */
+  CHIP_PAGE_SIZE: z.coerce.number().int().min(1).max(255).default(32),
+  /** Write attempts (write, read back, compare) before a card is spoiled. */
+  CHIP_WRITE_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** How long a card fed to the contact station may take to show up in the reader. */
+  CARD_AT_STATION_WAIT_MS: ms.default(5000),
+
+  /** The card printer's serial device (e.g. /dev/ttyUSB0, /dev/serial/by-id/…). Required unless --simulate. */
+  CARD_PRINTER_PORT: z.string().optional(),
+  CARD_PRINTER_BAUD_RATE: z.coerce.number().int().positive().default(115200),
+  /** How long one printer command may take before the printer counts as not answering. */
+  CARD_PRINTER_TIMEOUT_MS: ms.default(10000),
+  /** A presented card not taken within this time is pulled back into the reject bin. */
+  CARD_TAKE_TIMEOUT_MS: ms.default(30000),
+
+  /** How long SIGTERM waits for the step in progress to finish before cancelling it. */
+  TERMINAL_SHUTDOWN_GRACE_MS: ms.default(30000),
+
+  /**
+   * What --simulate runs: `emulators` (printer emulator on a socat pty pair + virtual card on vpcd,
+   * driven by the real drivers), `state-file` (the in-process simulators), or `auto` (emulators
+   * when pcscd with vpcd and socat are there, else state-file).
+   */
+  TERMINAL_SIMULATOR: z.enum(['auto', 'emulators', 'state-file']).default('auto'),
+  /** Where the emulated kiosk keeps its state (default $DATA_DIR/terminals/<id>/kiosk). */
+  EMULATOR_DIR: z.string().optional(),
+  /** The vpcd port the emulated kiosk's contact station uses: 35963 is reader "Virtual PCD 00 00", 35964 "00 01". */
+  EMULATOR_VPCD_PORT: z.coerce.number().int().positive().default(35963),
+  /** Emulated customer: takes a presented card after this many ms ("off": never). Default SIM_PRESENT_MS. */
+  EMULATOR_AUTO_TAKE_MS: z.string().optional(),
+});
+
+export type TerminalConfig = z.infer<typeof schema>;
+
+export function loadTerminalConfig(env: NodeJS.ProcessEnv = process.env): TerminalConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid terminal configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  if (Boolean(c.TEMPORAL_TLS_CERT) !== Boolean(c.TEMPORAL_TLS_KEY)) throw new Error('Invalid terminal configuration: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (mTLS client certificate and its key)');
+  for (const k of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'] as const) {
+    const p = c[k];
+    if (p && !fs.existsSync(p)) throw new Error(`Invalid terminal configuration: ${k} names ${p}, which does not exist`);
+  }
+  return c;
+}
+
+/** The reader choice: a number is an index in pcscd's list, anything else an exact name. */
+export function readerChoice(c: TerminalConfig): string | number {
+  return /^\d+$/.test(c.CARD_READER) ? Number(c.CARD_READER) : c.CARD_READER;
+}
+
+/** TLS options for the Temporal connection, or undefined for plain TCP. */
+export function temporalTls(c: TerminalConfig): TLSConfig | undefined {
+  if (!c.TEMPORAL_TLS_CERT && !c.TEMPORAL_TLS_CA && !c.TEMPORAL_TLS_SERVER_NAME) return undefined;
+  return {
+    serverNameOverride: c.TEMPORAL_TLS_SERVER_NAME,
+    serverRootCACertificate: c.TEMPORAL_TLS_CA ? fs.readFileSync(c.TEMPORAL_TLS_CA) : undefined,
+    clientCertPair: c.TEMPORAL_TLS_CERT && c.TEMPORAL_TLS_KEY ? { crt: fs.readFileSync(c.TEMPORAL_TLS_CERT), key: fs.readFileSync(c.TEMPORAL_TLS_KEY) } : undefined,
+  };
+}
+
+export function emulatorDir(c: TerminalConfig, dataDir: string, terminalId: string): string {
+  return c.EMULATOR_DIR ?? path.join(dataDir, 'terminals', terminalId, 'kiosk');
+}
