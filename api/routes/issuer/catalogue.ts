@@ -247,29 +247,17 @@ async function parentNode(trx: Knex, issuer: IssuerContext, nodeId: number) {
   return node;
 }
 
-async function ownPerformance(trx: Knex, issuer: IssuerContext, performanceId: number) {
-  const pf = await trx('performances as pf').join('products as p', 'p.id', 'pf.product_id').where({ 'pf.id': performanceId, 'p.issuer_id': issuer.issuerId }).first('pf.*');
-  if (!pf) throw notFound('performance', performanceId);
-  return pf;
+/** A row of a table hanging off a product (`product_id`), if the product is the issuer's. */
+async function ownProductRow(trx: Knex, issuer: IssuerContext, table: string, what: string, id: number) {
+  const row = await trx(`${table} as x`).join('products as p', 'p.id', 'x.product_id').where({ 'x.id': id, 'p.issuer_id': issuer.issuerId }).first('x.*');
+  if (!row) throw notFound(what, id);
+  return row;
 }
 
-async function ownSeatClass(trx: Knex, issuer: IssuerContext, classId: number) {
-  const c = await trx('seat_classes as c').join('products as p', 'p.id', 'c.product_id').where({ 'c.id': classId, 'p.issuer_id': issuer.issuerId }).first('c.*');
-  if (!c) throw notFound('seat class', classId);
-  return c;
-}
-
-async function ownRoute(trx: Knex, issuer: IssuerContext, routeId: number) {
-  const r = await trx('commuter_routes as r').join('products as p', 'p.id', 'r.product_id').where({ 'r.id': routeId, 'p.issuer_id': issuer.issuerId }).first('r.*');
-  if (!r) throw notFound('route', routeId);
-  return r;
-}
-
-async function ownValue(trx: Knex, issuer: IssuerContext, valueId: number) {
-  const v = await trx('prepaid_values as v').join('products as p', 'p.id', 'v.product_id').where({ 'v.id': valueId, 'p.issuer_id': issuer.issuerId }).first('v.*');
-  if (!v) throw notFound('prepaid value', valueId);
-  return v;
-}
+const ownPerformance = (trx: Knex, issuer: IssuerContext, performanceId: number) => ownProductRow(trx, issuer, 'performances', 'performance', performanceId);
+const ownSeatClass = (trx: Knex, issuer: IssuerContext, classId: number) => ownProductRow(trx, issuer, 'seat_classes', 'seat class', classId);
+const ownRoute = (trx: Knex, issuer: IssuerContext, routeId: number) => ownProductRow(trx, issuer, 'commuter_routes', 'route', routeId);
+const ownValue = (trx: Knex, issuer: IssuerContext, valueId: number) => ownProductRow(trx, issuer, 'prepaid_values', 'prepaid value', valueId);
 
 async function lockProduct(trx: Knex, productId: number) {
   await locked(trx, trx('products').where({ id: productId })).first('id');

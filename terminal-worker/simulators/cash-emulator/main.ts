@@ -15,24 +15,11 @@
 import readline from 'node:readline';
 import { CashModel } from './physical-model';
 import { CashEmulator } from './emulator';
-
-function args(argv: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i]!.startsWith('--') || argv[i + 1] === undefined) throw new Error(`usage: main.js --pty PATH --state FILE [--pay-item-ms N] [--escrow-timeout-ms N] [--float V=N,…]; bad argument "${argv[i]}"`);
-    out.set(argv[i]!.slice(2), argv[i + 1]!);
-  }
-  return out;
-}
+import { parseEmulatorArgs } from '../emulator-args';
 
 async function main(): Promise<void> {
-  const a = args(process.argv.slice(2));
-  const need = (k: string) => {
-    const v = a.get(k);
-    if (!v) throw new Error(`--${k} is required`);
-    return v;
-  };
-  const num = (k: string, d: number) => (a.has(k) ? Number(a.get(k)) : d);
+  const a = parseEmulatorArgs(process.argv.slice(2), 'main.js --pty PATH --state FILE [--pay-item-ms N] [--escrow-timeout-ms N] [--float V=N,…]');
+  const { need, num } = a;
   const float: Record<number, number> = {};
   for (const pair of (a.get('float') ?? '').split(',').filter(Boolean)) {
     const [v, n] = pair.split('=').map(Number);

@@ -13,24 +13,11 @@
  */
 import readline from 'node:readline';
 import { ReceiptEmulator } from './emulator';
-
-function args(argv: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i]!.startsWith('--') || argv[i + 1] === undefined) throw new Error(`usage: main.js --pty PATH --state FILE --out-dir DIR [--line-ms N] [--cut-ms N]; bad argument "${argv[i]}"`);
-    out.set(argv[i]!.slice(2), argv[i + 1]!);
-  }
-  return out;
-}
+import { parseEmulatorArgs } from '../emulator-args';
 
 async function main(): Promise<void> {
-  const a = args(process.argv.slice(2));
-  const need = (k: string) => {
-    const v = a.get(k);
-    if (!v) throw new Error(`--${k} is required`);
-    return v;
-  };
-  const num = (k: string, d: number) => (a.has(k) ? Number(a.get(k)) : d);
+  const a = parseEmulatorArgs(process.argv.slice(2), 'main.js --pty PATH --state FILE --out-dir DIR [--line-ms N] [--cut-ms N]');
+  const { need, num } = a;
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const emulator = new ReceiptEmulator(need('state'), need('out-dir'), { lineMs: num('line-ms', 15), cutMs: num('cut-ms', 100) }, log);
   await emulator.open(need('pty'));
