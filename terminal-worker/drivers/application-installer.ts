@@ -119,5 +119,5 @@ async function listStatus(channel: GpSecureChannel, p1: number): Promise<StatusE
 
 function applicationIds(entries: StatusEntry[]): string[] {
   // The ISD carries the Security Domain privilege (bit 8 of the first privilege byte).
-  return entries.filter((e) => (e.privileges[0] ?? 0) & 0x80 ? false : true).map((e) => hex(e.aid));
+  return entries.filter((e) => ((e.privileges[0] ?? 0) & 0x80) === 0).map((e) => hex(e.aid));
 }

@@ -171,6 +171,17 @@ describe('GlobalPlatform install over pcscd + vpcd + the virtual card', () => {
     expect(await card.control('gp')).toMatchObject({ instances: [] });
   });
 
+  test('LOAD blocks follow the reader\'s command size (maxCommandData − 8 for the C-MAC)', async () => {
+    const { card, session } = await setUp();
+    const pkg = makePackage(700);
+    await card.apduLog();
+    const result = await installApplication(session, pkg, { maxCommandData: 64 });
+    const loads = (await card.apduLog()).filter((h) => h.startsWith('84E8'));
+    expect(loads).toHaveLength(Math.ceil(tlv(0xc4, pkg.bytes).length / 56));
+    expect(result.loadBlocks).toBe(loads.length);
+    expect(result.applications).toEqual([pkg.instanceAid.toString('hex').toUpperCase()]);
+  });
+
   test('T=0 61xx: GET STATUS answers fetched with GET RESPONSE', async () => {
     const { card, session } = await setUp();
     await card.control('t0-61 on');
