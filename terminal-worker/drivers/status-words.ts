@@ -19,7 +19,9 @@ export type ChipErrorReason =
   | 'MEMORY_FAILURE'
   | 'VERIFY_MISMATCH'
   | 'TRANSMIT_FAILED'
-  | 'STATUS_WORD';
+  | 'STATUS_WORD'
+  | 'PACKAGE_CHECKSUM'
+  | 'SECURE_CHANNEL';
 
 type BaseCode = DeviceError['code'];
 
@@ -36,6 +38,10 @@ const BASE: Record<ChipErrorReason, BaseCode> = {
   VERIFY_MISMATCH: 'WRITE_FAILED',
   TRANSMIT_FAILED: 'WRITE_FAILED',
   STATUS_WORD: 'WRITE_FAILED',
+  // The package bytes are not the issuer's: nothing was sent, the card is not at fault.
+  PACKAGE_CHECKSUM: 'UNAVAILABLE',
+  // The card's security domain does not prove our keys (or refuses ours): not a card of ours.
+  SECURE_CHANNEL: 'WRONG_CARD',
 };
 
 export class ChipError extends DeviceError {

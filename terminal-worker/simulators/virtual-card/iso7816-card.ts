@@ -14,8 +14,12 @@
  * (the card is pulled out mid-write), memory failure 6581, T=0 `61xx` (every response body via
  * GET RESPONSE) and `6Cxx` (wrong Le is answered with the exact length), a card that is not blank,
  * a wrong card type (a MIFARE Classic ATR, and no ICR1 application).
+ *
+ * GlobalPlatform: SELECT of the ISD AID and CLA 80–87 commands while the ISD is selected go to
+ * `CardManager` (card-manager.ts); every other command is handled exactly as before.
  */
 import { decodeCommand, encodeResponse, type CommandApdu } from '../../drivers/apdu';
+import { CardManager, TORN } from './card-manager';
 
 export const ICR1_AID = Buffer.from('F04943523100 01'.replace(/ /g, ''), 'hex');
 export const RECORD_EF_FID = 0x0101;
@@ -44,6 +48,8 @@ export interface VirtualCardOptions {
   pageSize?: number;
   pageWriteMs?: number;
   atr?: AtrMode;
+  /** Non-volatile space for GlobalPlatform load files (bytes). */
+  gpMemory?: number;
 }
 
 export interface CardFaults {
@@ -73,6 +79,7 @@ export class Iso7816Card {
   private selected: Selected = 'MF';
   private pendingResponse: Buffer | null = null;
   readonly commandLog: string[] = [];
+  readonly cardManager: CardManager;
 
   constructor(opts: VirtualCardOptions) {
     this.memory = new Uint8Array(opts.memorySize);
@@ -80,6 +87,7 @@ export class Iso7816Card {
     this.pageWriteMs = opts.pageWriteMs ?? 2;
     this.atrMode = opts.atr ?? 't0';
     this.uid = opts.uid;
+    this.cardManager = new CardManager(opts.gpMemory ?? 32768);
   }
 
   atr(): Uint8Array {
@@ -98,6 +106,7 @@ export class Iso7816Card {
   private resetState(): void {
     this.selected = 'MF';
     this.pendingResponse = null;
+    this.cardManager.deselect();
   }
 
   /** Fills the EF with data left from an earlier, foreign use: the card is not blank. */
@@ -121,14 +130,32 @@ export class Iso7816Card {
     if (cmd.ins === 0xc0 && cmd.cla === 0x00) return this.getResponse(cmd);
     this.pendingResponse = null;
     if (cmd.cla === 0xff) return cmd.ins === 0xca ? this.getDataUid(cmd) : sw(0x6d00);
+    if (this.atrMode !== 'wrong' && (cmd.cla & 0xf8) === 0x80 && this.cardManager.selected) return this.toCardManager(cmd);
     if (cmd.cla !== 0x00) return sw(0x6e00);
     if (this.atrMode === 'wrong') return sw(0x6d00); // a storage card knows no 7816-4 file commands
+    if (cmd.ins === 0xa4 && cmd.p1 === 0x04) {
+      const isd = this.cardManager.select(Buffer.from(cmd.data ?? []));
+      if (isd) {
+        this.selected = 'MF';
+        return (cmd.p2 & 0x0c) === 0x0c ? sw(isd.sw) : this.answer(isd.data, cmd.le, isd.sw);
+      }
+    }
+    if (cmd.ins === 0xa4) this.cardManager.deselect();
     switch (cmd.ins) {
       case 0xa4: return this.select(cmd);
       case 0xb0: return this.readBinary(cmd);
       case 0xd6: return this.updateBinary(cmd);
       default: return sw(0x6d00);
     }
+  }
+
+  private toCardManager(cmd: CommandApdu): Buffer | null {
+    const r = this.cardManager.process(cmd);
+    if (r === TORN) {
+      this.onTear();
+      return null;
+    }
+    return this.answer(r.data, cmd.le, r.sw);
   }
 
   /** Answers `body` + 9000, honouring Le and the T=0 fault switches. */

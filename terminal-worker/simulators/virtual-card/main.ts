@@ -4,7 +4,7 @@
  *
  *   node dist/terminal-worker/simulators/virtual-card/main.js --port 35963 --uid 04A1B2C3D4E5F6 \
  *     [--host 127.0.0.1] [--memory 2048] [--page-size 32] [--page-write-ms 2] [--atr t0|t1|wrong]
- *     [--not-blank] [--removed] [--control-port 36063]
+ *     [--not-blank] [--removed] [--control-port 36063] [--gp-memory 32768]
  *
  * Control channel: TCP on 127.0.0.1:<control-port> (default: vpcd port + 100), one command per
  * line, each answered with one line "ok [json]" or "error <message>":
@@ -13,6 +13,8 @@
  *   memory-failure <n>|always|off   the next n UPDATE BINARY answer 6581
  *   t0-61 on|off              answer response data with 61xx (fetch with GET RESPONSE)
  *   t0-6c on|off              answer a wrong Le with 6Cxx
+ *   gp-tear-after <bytes>     pull the card out once that many more LOAD data bytes arrive
+ *   gp                        GlobalPlatform state: load files, instances, used/capacity bytes
  *   clear-faults | dump <n>   (first n bytes of the EF, hex) | log (APDU headers seen)
  * Signals: SIGUSR1 inserts, SIGUSR2 removes. Prints "virtual-card ready control=<port>" when up.
  */
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
     pageSize: Number(args.get('page-size') ?? 32),
     pageWriteMs: Number(args.get('page-write-ms') ?? 2),
     atr: (args.get('atr') ?? 't0') as AtrMode,
+    gpMemory: Number(args.get('gp-memory') ?? 32768),
   });
   if (args.has('not-blank')) card.makeNotBlank();
   const log = (line: string) => process.stderr.write(`[virtual-card :${port}] ${line}\n`);
@@ -78,7 +81,17 @@ async function main(): Promise<void> {
     },
     'clear-faults': () => {
       card.faults = { tearAfterBytes: null, memoryFailures: 0, t0GetResponse: false, t0WrongLe: false };
+      card.cardManager.tearAfterLoadBytes = null;
     },
+    'gp-tear-after': (a) => {
+      card.cardManager.tearAfterLoadBytes = Number(a);
+    },
+    gp: () => ({
+      loadFiles: card.cardManager.loadFiles.map((f) => ({ aid: f.aid.toString('hex').toUpperCase(), size: f.size })),
+      instances: card.cardManager.instances.map((i) => i.aid.toString('hex').toUpperCase()),
+      used: card.cardManager.used,
+      capacity: card.cardManager.capacity,
+    }),
     dump: (a) => Buffer.from(card.memory.subarray(0, Number(a || 64))).toString('hex').toUpperCase(),
     log: () => card.commandLog.splice(0),
   };
