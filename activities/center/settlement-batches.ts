@@ -10,14 +10,11 @@
  */
 import type { Knex } from 'knex';
 import { periodContaining, type PeriodConfig } from '../../domain/settlement-period';
+import { isMysql } from '../../lib/db';
 import { refuse } from './errors';
 
 /** Claimed periods a late sale may skip before something is wrong with the clock or the data. */
 const MAX_PERIODS_AHEAD = 400;
-
-function isMysqlTrx(trx: Knex): boolean {
-  return trx.client.config.client === 'mysql2';
-}
 
 /**
  * The id of the open batch for a sale of `issuerId` sold at `soldAtMs`, inside the sale's
@@ -27,7 +24,7 @@ function isMysqlTrx(trx: Knex): boolean {
  */
 export async function openBatchFor(trx: Knex.Transaction, issuerId: string, soldAtMs: number, cfg: PeriodConfig, nowMs: number): Promise<number> {
   // SQLite has one writer at a time: its transaction already excludes the claim.
-  const mysql = isMysqlTrx(trx);
+  const mysql = isMysql(trx);
   const read = (key: number) => {
     const q = trx('settlement_batches').where({ issuer_id: issuerId, period_start_ms: key });
     return (mysql ? q.forShare() : q).first('id', 'settlement_id');

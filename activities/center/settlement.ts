@@ -29,7 +29,7 @@ import { businessDayAfter } from '../../domain/settlement-period';
 import { renderStatementCsv, renderStatementJson, statementTotals, type SettlementItem, type SettlementStatement } from '../../domain/settlement-statement';
 import { encodeZenginTransfer, type ZenginHeader } from '../../domain/zengin';
 import { loadConfig, type Config } from '../../lib/config';
-import { isUniqueViolation } from '../../lib/db';
+import { isMysql, isUniqueViolation } from '../../lib/db';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
 import { postTransaction } from './ledger';
@@ -145,7 +145,7 @@ export function toSummary(r: Record<string, unknown>): SettlementSummary {
  * claim never waits on another's.
  */
 function claimIsolation(db: Knex): Knex.TransactionConfig | undefined {
-  return db.client.config.client === 'mysql2' ? { isolationLevel: 'read committed' } : undefined;
+  return isMysql(db) ? { isolationLevel: 'read committed' } : undefined;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { Db } from '../../../lib/db';
 import { issuedContent } from '../../../activities/center/issued-items';
-import { settlementStatement } from '../../../activities/center/settlement';
+import { settlementStatement, toSummary } from '../../../activities/center/settlement';
 import { ApiError } from '../../errors';
 import { isoTime, n, notFound, pageLimit } from './common';
 import { route, type AnyRoute } from './route-def';
@@ -108,27 +108,28 @@ const SETTLEMENT_COLUMNS = [
 ];
 
 function settlementDto(r: Record<string, unknown>, payout: Record<string, unknown> | undefined): z.infer<typeof Settlement> {
+  const t = toSummary(r);
   return {
-    settlementId: String(r.id),
-    periodLabel: String(r.period_label),
-    periodStart: isoTime(r.period_start_ms as number)!,
-    periodEnd: isoTime(r.period_end_ms as number)!,
-    status: r.status as (typeof STATUSES)[number],
-    currency: String(r.currency),
-    saleCount: n(r.sale_count),
-    refundCount: n(r.refund_count),
-    lateCount: n(r.late_count),
-    grossMinor: n(r.gross_minor),
-    feesMinor: n(r.fees_minor),
-    refundsMinor: n(r.refunds_minor),
-    carriedInMinor: n(r.carried_in_minor),
-    netMinor: n(r.net_minor),
-    payoutMinor: n(r.payout_minor),
-    carriedOutMinor: n(r.carried_out_minor),
-    carriedToSettlementId: (r.carried_to_settlement_id as string | null) ?? null,
-    statementReady: r.status !== 'computing',
-    statementSha256: (r.statement_sha256 as string | null) ?? null,
-    payout: payout ? { amountMinor: n(payout.amount_minor), transferDate: String(payout.transfer_date), sentAt: isoTime(r.sent_at_ms as number | null), paidAt: isoTime(r.paid_at_ms as number | null), bankReference: (r.bank_reference as string | null) ?? null } : null,
+    settlementId: t.settlementId,
+    periodLabel: t.periodLabel,
+    periodStart: isoTime(t.periodStartMs)!,
+    periodEnd: isoTime(t.periodEndMs)!,
+    status: t.status as (typeof STATUSES)[number],
+    currency: t.currency,
+    saleCount: t.saleCount,
+    refundCount: t.refundCount,
+    lateCount: t.lateCount,
+    grossMinor: t.grossMinor,
+    feesMinor: t.feesMinor,
+    refundsMinor: t.refundsMinor,
+    carriedInMinor: t.carriedInMinor,
+    netMinor: t.netMinor,
+    payoutMinor: t.payoutMinor,
+    carriedOutMinor: t.carriedOutMinor,
+    carriedToSettlementId: t.carriedToSettlementId,
+    statementReady: t.status !== 'computing',
+    statementSha256: t.statementSha256,
+    payout: payout ? { amountMinor: n(payout.amount_minor), transferDate: String(payout.transfer_date), sentAt: isoTime(t.sentAtMs), paidAt: isoTime(t.paidAtMs), bankReference: t.bankReference } : null,
   };
 }
 

@@ -12,10 +12,9 @@
  * `clear-jams`, `lose-reply 125`, `lose-command 125`, `power-cycle`, `status`); each answer is
  * printed as `control <line>: <answer>`. Prints `READY` once the port is open.
  */
-import readline from 'node:readline';
 import { CashModel } from './physical-model';
 import { CashEmulator } from './emulator';
-import { parseEmulatorArgs } from '../emulator-args';
+import { parseEmulatorArgs, serveEmulator } from '../emulator-main';
 
 async function main(): Promise<void> {
   const a = parseEmulatorArgs(process.argv.slice(2), 'main.js --pty PATH --state FILE [--pay-item-ms N] [--escrow-timeout-ms N] [--float V=N,…]');
@@ -28,13 +27,8 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const emulator = new CashEmulator(new CashModel(need('state'), float), { payItemMs: num('pay-item-ms', 60), escrowTimeoutMs: num('escrow-timeout-ms', 10000) }, log);
   await emulator.open(need('pty'));
-  readline.createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim()) process.stdout.write(`control ${line.trim()}: ${emulator.control(line)}\n`);
-  });
-  const stop = () => void emulator.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.stdout.write('READY\n');
+  serveEmulator(emulator, (line) => process.stdout.write(`${line}
+`));
 }
 
 main().catch((err) => {

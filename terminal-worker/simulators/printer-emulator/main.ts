@@ -10,10 +10,9 @@
  * `bin-capacity N`, `empty-bin`); answers and a log of every command go to stdout. Prints
  * `READY` once the port is open. `--auto-take-ms` makes the customer take each card after N ms.
  */
-import readline from 'node:readline';
 import { PhysicalModel } from './physical-model';
 import { PrinterEmulator } from './emulator';
-import { parseEmulatorArgs } from '../emulator-args';
+import { parseEmulatorArgs, serveEmulator } from '../emulator-main';
 
 async function main(): Promise<void> {
   const a = parseEmulatorArgs(process.argv.slice(2), 'main.js --pty PATH --state FILE --out-dir DIR [--feed-ms N] [--band-ms N] [--eject-ms N] [--auto-take-ms N]');
@@ -26,11 +25,7 @@ async function main(): Promise<void> {
     const c = emulator.model.s.card;
     if (c?.pos === 'BEZEL' && c.presentedAt !== null && Date.now() - c.presentedAt >= autoTake) log(`customer: ${emulator.control('take')}`);
   }, 100);
-  readline.createInterface({ input: process.stdin }).on('line', (line) => line.trim() && log(`control ${line.trim()}: ${emulator.control(line)}`));
-  const stop = () => void emulator.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.stdout.write('READY\n');
+  serveEmulator(emulator, log);
 }
 
 main().catch((err) => {

@@ -11,9 +11,8 @@
  * receipt cut off is written to the out dir (receipt-NNNN.bin/.txt/.json/.png). Prints `READY`
  * once the port is open.
  */
-import readline from 'node:readline';
 import { ReceiptEmulator } from './emulator';
-import { parseEmulatorArgs } from '../emulator-args';
+import { parseEmulatorArgs, serveEmulator } from '../emulator-main';
 
 async function main(): Promise<void> {
   const a = parseEmulatorArgs(process.argv.slice(2), 'main.js --pty PATH --state FILE --out-dir DIR [--line-ms N] [--cut-ms N]');
@@ -21,13 +20,8 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const emulator = new ReceiptEmulator(need('state'), need('out-dir'), { lineMs: num('line-ms', 15), cutMs: num('cut-ms', 100) }, log);
   await emulator.open(need('pty'));
-  readline.createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim()) process.stdout.write(`control ${line.trim()}: ${emulator.control(line)}\n`);
-  });
-  const stop = () => void emulator.close().then(() => process.exit(0));
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.stdout.write('READY\n');
+  serveEmulator(emulator, (line) => process.stdout.write(`${line}
+`));
 }
 
 main().catch((err) => {
