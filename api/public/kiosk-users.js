@@ -202,6 +202,7 @@
   }
 
   function screenRegistered(user) {
+    K.clearError();
     setScreen(
       'registered',
       heading('You are registered', 'Keep your user ID with your PIN.'),
@@ -261,6 +262,7 @@
     const report = (reason) =>
       busy(async () => {
         const r = await api('POST', `/api/users/me/cards/${encodeURIComponent(card.cardId)}/report-lost`, { requestId: K.newRequestId(), reason });
+        K.clearError();
         setScreen('reported', heading(r.status === 'revoked' ? 'The card is now invalid' : 'Your report is being processed', r.message), h('p', { class: 'ref', testid: 'reported-card' }, `Card ${r.cardId} · ${r.reason}`), h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary btn-large', onclick: () => K.resetToHome() }, 'Done')));
       });
     setScreen(
@@ -297,7 +299,7 @@
       'div',
       { class: 'holder-panel', testid: 'holder-panel' },
       h('h3', {}, item.productType === 'commuter' ? 'Pass holder (from your registration)' : 'Registered to you'),
-      item.productType === 'commuter' ? h('dl', { class: 'price-table' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { testid: `holder-${k.toLowerCase().replace(' ', '-')}` }, v)])) : null,
+      item.productType === 'commuter' ? h('dl', { class: 'holder-table' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { testid: `holder-${k.toLowerCase().replace(' ', '-')}` }, v)])) : null,
       h('p', { class: 'muted' }, `Your user ID ${u.userId} is written on the card's chip, so you can report it lost at any kiosk.${needsPhoto ? ' Your photo is printed on the card.' : ''}`),
     );
   }

@@ -29,7 +29,7 @@ import { hashPin } from '../../lib/pin-hash';
 import { checkUserPin } from '../../lib/user-login';
 import { DEFAULT_USER_SESSION_TTL_MS, endUserSession, findUserSession, openUserSession, type UserSession } from '../../lib/user-sessions';
 import { issuance } from '../../workflows/issuance';
-import { progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
+import { cancelUpdate, progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
 import { ApiError } from '../errors';
 import { inspectImage } from './issuer/media';
 
@@ -337,7 +337,14 @@ export function userRoutes(opts: UserRouteOptions): Router {
         { key: IssuanceStageKey, value: 'selecting' },
       ],
     });
-    const item = await handle.executeUpdate(selectItemUpdate, { args: [selection], updateId: `${body.requestId}-select` });
+    let item;
+    try {
+      item = await handle.executeUpdate(selectItemUpdate, { args: [selection], updateId: `${body.requestId}-select` });
+    } catch (err) {
+      // Nothing is held (the item is gone, a photo is now needed…): end the issuance rather than leave it waiting.
+      await handle.executeUpdate(cancelUpdate, { args: [], updateId: `${body.requestId}-cancel` }).catch(() => undefined);
+      throw err;
+    }
     res.status(201).json({ issuanceId: id, renews: holder.renewsCardId ?? null, item, progress: await handle.query(progressQuery) });
   });
 

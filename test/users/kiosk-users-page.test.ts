@@ -55,6 +55,8 @@ test('register, log in, buy a pass with the holder filled in, renew it, report a
   const tid = stack.terminalIds[0];
   await page.goto(`${stack.apiUrl}/kiosk/${tid}`);
   await byTestId('member-register').click();
+  await byTestId('register-form').waitFor();
+  await shot('register-form');
 
   // Registration with a photo file (the page converts it to PNG before upload).
   const photoFile = path.join(SHOT_DIR, 'photo.png');
@@ -92,6 +94,7 @@ test('register, log in, buy a pass with the holder filled in, renew it, report a
   await byTestId('login-submit').click();
   await byTestId('member-name').waitFor();
   expect(await text('member-name')).toBe(`Logged in: Taro Suzuki (${userId})`);
+  await shot('home-logged-in');
 
   // Commuter pass: the registered route comes first; the holder is filled in from the registration.
   await page.locator('[data-testid^="node-"]', { hasText: 'Commuter passes' }).click();
