@@ -441,9 +441,9 @@
     setScreen(
       'catalogue',
       heading(title, isRoot ? 'Tap a card type to begin.' : null),
+      isRoot ? hooks.homeExtras() : null,
       h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles),
       empty,
-      isRoot ? hooks.homeExtras() : null,
     );
   }
 

@@ -134,6 +134,27 @@ test('renew my pass: one touch starts the same fare, the new pass starts where t
   const notMine = await api(stack, 'POST', `/users/me/purchases/${first.issuanceId}/again`, { requestId: newRequestId() }, strangerToken);
   expect(notMine.status).toBe(404);
   expect(Number((await stack.db('issuances').count({ n: '*' }))[0].n)).toBe(before);
+
+  // Buying a prepaid value again; when the item is no longer on sale the new issuance is ended, not left waiting.
+  const value = await stack.db('prepaid_values').orderBy('id', 'desc').first('id', 'product_id');
+  const prepaid = await buy({ kind: 'prepaid', valueId: Number(value.id) }, token);
+  await stack.db('products').where({ id: value.product_id }).update({ active: false });
+  try {
+    const requestId = newRequestId();
+    const gone = await api(stack, 'POST', `/users/me/purchases/${prepaid.issuanceId}/again`, { requestId }, token);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('unknown_item');
+    const progress = await stack.temporal.workflow.getHandle(`iss-${terminal}-${requestId}`).result();
+    expect(progress.stage).toBe('cancelled');
+  } finally {
+    await stack.db('products').where({ id: value.product_id }).update({ active: true });
+  }
+  const repeat = await api(stack, 'POST', `/users/me/purchases/${prepaid.issuanceId}/again`, { requestId: newRequestId() }, token);
+  expect(repeat.status).toBe(201);
+  expect(repeat.body).toMatchObject({ renews: null, item: { productType: 'prepaid', selection: { kind: 'prepaid', valueId: Number(value.id) } } });
+  const k = new Kiosk(stack.apiUrl, terminal);
+  k.issuanceId = repeat.body.issuanceId;
+  expect((await k.cancel()).status).toBe(200);
 });
 
 test("a product printing the holder's photo: refused without a PNG photo, printed with it", async () => {
