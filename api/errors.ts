@@ -23,6 +23,7 @@ const UPDATE_FAILURE_STATUS: Record<string, [number, string]> = {
   InvalidRequest: [422, 'invalid_request'],
   SlipExpired: [409, 'slip_closed'],
   PaymentMethodUnavailable: [422, 'payment_method_unavailable'],
+  HolderPhotoRequired: [422, 'photo_required'],
 };
 
 export function fromUpdateFailure(err: WorkflowUpdateFailedError): ApiError {

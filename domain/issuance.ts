@@ -3,6 +3,7 @@
  * far production has come. Pure types and rules, safe inside the workflow bundle.
  */
 import type { PaymentMethodName, PaymentProgress } from './payments';
+import type { HolderFace } from './users';
 
 export type ProductType = 'concert' | 'commuter' | 'prepaid';
 
@@ -33,6 +34,8 @@ export interface HeldItem {
   faceImage: string | null;
   quote: Quote;
   selection: Selection;
+  /** Bought by a registered user, or a product printing the holder's photo: what the face carries of the holder. */
+  holderFace?: HolderFace;
 }
 
 export type PaymentMethod = PaymentMethodName;

@@ -4,9 +4,11 @@
  */
 import type { Knex } from 'knex';
 import type { HeldItem, Selection } from '../../domain/issuance';
+import type { IssuanceHolder } from '../../domain/users';
 import { formatMoney } from '../../domain/money';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
+import { checkHolder } from './holders';
 
 type ItemRow = Omit<HeldItem, 'quote' | 'selection'> & { priceMinor: number; customerFeeMinor: number; currency: string };
 
@@ -95,7 +97,8 @@ async function freeHeldSeats(trx: Knex, issuanceId: string, exceptSeatId?: numbe
 
 export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
   return {
-    async holdItem(issuanceId: string, terminalId: string, selection: Selection, holdTtlMs: number): Promise<HeldItem> {
+    /** `holder`: the registered user logged in at the kiosk, if any (activities/center/holders.ts). */
+    async holdItem(issuanceId: string, terminalId: string, selection: Selection, holdTtlMs: number, holder?: IssuanceHolder): Promise<HeldItem> {
       return db.transaction(async (trx) => {
         const terminal = await trx('terminals').where({ id: terminalId, active: true }).first('id');
         if (!terminal) throw refuse('UnknownTerminal', `Terminal ${terminalId} is not registered or not active.`);
@@ -116,6 +119,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           item = await loadPrepaid(trx, selection.valueId);
           if (!item) throw refuse('UnknownItem', `There is no prepaid value ${selection.valueId} on sale.`);
         }
+        const registered = await checkHolder(trx, item, selection, holder);
         await freeHeldSeats(trx, issuanceId, selection.kind === 'seat' ? selection.seatId : undefined);
 
         const quote = { currency: item.currency, priceMinor: item.priceMinor, customerFeeMinor: item.customerFeeMinor, totalMinor: item.priceMinor + item.customerFeeMinor };
@@ -132,6 +136,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           currency: quote.currency,
           status: 'held',
           updated_at_ms: now(),
+          ...(holder ? registered.row : {}),
         };
         // One upsert statement: an UPDATE of a missing row followed by an INSERT takes a gap lock
         // in MySQL and deadlocks against other kiosks doing the same.
@@ -149,6 +154,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           faceImage: item.faceImage,
           quote,
           selection,
+          ...(registered.face ? { holderFace: registered.face } : {}),
         };
       });
     },
