@@ -33,6 +33,8 @@ export interface HeldItem {
   faceImage: string | null;
   quote: Quote;
   selection: Selection;
+  /** A prepaid card sold from the kiosk's stock of pre-loaded cards, activated by its issuer at sale. */
+  fromStock?: boolean;
 }
 
 export type PaymentMethod = PaymentMethodName;

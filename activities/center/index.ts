@@ -6,6 +6,8 @@ import { createHoldActivities } from './holds';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities } from './payments';
 import { createRevocationActivities } from './revocations';
+import { createReloadActivities } from './reloads';
+import { createStockCardActivities } from './stock-cards';
 import { createSaleActivities } from './sales';
 import { createSaleRefundActivities } from './sale-refunds';
 import { createSettlementActivities } from './settlement';
@@ -25,6 +27,8 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createSaleRefundActivities(deps),
     ...createSettlementActivities(deps),
     ...createRevocationActivities(deps),
+    ...createStockCardActivities(deps),
+    ...createReloadActivities(deps),
   };
 }
 
