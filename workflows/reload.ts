@@ -109,10 +109,13 @@ export async function reload(input: ReloadInput): Promise<ReloadProgress> {
 
   // 1. The customer's card, and the center's check of it.
   let card: { uid: string; recordBase64: string };
+  const reading = new CancellationScope();
+  void condition(() => cancelRequested).then(() => reading.cancel());
   try {
-    card = await terminal.readCustomerCard(reloadId, input.holdTtlMs);
+    card = await reading.run(() => terminal.readCustomerCard(reloadId, input.holdTtlMs));
   } catch (err) {
-    setStage('refused', `No card was read (${errorMessage(err)}).`);
+    if (cancelRequested) setStage('cancelled', 'Cancelled. Nothing was charged.');
+    else setStage('refused', `No card was read (${errorMessage(err)}).`);
     return done();
   }
   let start: Awaited<ReturnType<CenterActivities['beginReload']>>;

@@ -5,6 +5,7 @@
  * steps, each reads the physical state first, so a retry after a crash carries on safely.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { CardRecordError, parseCardRecord } from '../../domain/card-record';
 import { planSlotWrite, selectCurrentSlot, type ValueState } from '../../domain/value-slots';
@@ -12,6 +13,15 @@ import { DeviceError, type TerminalDevices } from '../../terminal-worker/devices
 import { device, heartbeat, TerminalErrorTypes } from './index';
 
 const FEED_TRIES = 3;
+
+/** The workflow cancelled this activity (seen at a heartbeat); false outside an activity. */
+function cancelRequested(): boolean {
+  try {
+    return Context.current().cancellationSignal.aborted;
+  } catch {
+    return false;
+  }
+}
 
 /** The chip holds a card record (any: the center decides whether it is a sellable stock card). */
 function holdsRecord(bytes: Uint8Array): boolean {
@@ -69,6 +79,8 @@ export function createPrepaidCardActivities(devices: TerminalDevices) {
         for (;;) {
           const card = await s.inserted();
           if (card) return { uid: card.uid, recordBase64: Buffer.from(await s.read(card.uid)).toString('base64') };
+          // The terminal runs one step at a time: a wait the customer gave up on must end at once.
+          if (cancelRequested()) throw ApplicationFailure.nonRetryable(`the wait for a card for ${reloadId} was cancelled`, 'NoCardPresented');
           if (Date.now() >= until) throw ApplicationFailure.nonRetryable(`no card was inserted for ${reloadId}`, 'NoCardPresented');
           heartbeat();
           await sleep(200);

@@ -163,6 +163,10 @@ test('one reload of a card at a time; a stock card never sold and an unknown amo
   const bad = await call(stack.apiUrl, 'POST', `/api/kiosk/${t1}/reloads`, { requestId: rid(), amountMinor: 1500 });
   expect(bad.status).toBe(400);
   expect(JSON.stringify(bad.body)).toMatch(/steps of ¥1,000/);
+  expect((await call(stack.apiUrl, 'POST', `/api/kiosk/${t1}/reloads`, { requestId: rid(), amountMinor: 1000, cardId: 'C1' })).status).toBe(400);
+  expect((await call(stack.apiUrl, 'POST', '/api/kiosk/T-nowhere/reloads', { requestId: rid(), amountMinor: 1000 })).status).toBe(404);
+  expect((await call(stack.apiUrl, 'GET', '/api/reloads/iss-T-1-abcdefgh')).status).toBe(400);
+  expect((await call(stack.apiUrl, 'POST', `/api/reloads/${first}/cash`, { requestId: rid(), amountMinor: 1000 })).status).toBe(409);
 });
 
 test('crediting and recording a reload twice (a retried activity) counts once', async () => {
@@ -177,4 +181,22 @@ test('crediting and recording a reload twice (a retried activity) counts once', 
   const [refunded] = await stack.db('card_reloads').where({ card_id: card.cardId, status: 'refunded' });
   await expect(acts.creditReload(refunded.id)).rejects.toMatchObject({ type: 'InvariantBroken' });
   expect((await checkLedger(stack.db)).filter((c) => !c.ok)).toEqual([]);
+});
+
+test('cancelled while waiting for the card: ends at once and the terminal is free for the next customer', async () => {
+  const id = await startReload(t2, 1000);
+  await waitStage(id, ['reading']);
+  const started = Date.now();
+  expect((await call(stack.apiUrl, 'POST', `/api/reloads/${id}/cancel`, { requestId: rid() })).status).toBe(200);
+  const end = await waitStage(id, ['cancelled', 'refused']);
+  expect(end.stage).toBe('cancelled');
+  expect(Date.now() - started).toBeLessThan(30_000); // the wait for the card is 60 s
+  expect(await stack.db('issuances').where({ id })).toHaveLength(0);
+
+  // The terminal's one-at-a-time activity slot is free: the next reload there runs through.
+  insertCustomerCard(stack.machineFile(t2), card);
+  const next = await startReload(t2, 1000);
+  await waitStage(next, ['paying']);
+  await cash(next, 1000);
+  expect((await waitStage(next, ['completed', 'refunded', 'refused'])).stage).toBe('completed');
 });
