@@ -121,16 +121,19 @@ export function createReloadActivities({ db, now = Date.now, cardKeys }: CenterD
      */
     async creditReload(reloadId: string): Promise<{ balanceMinor: number; credited: boolean }> {
       return db.transaction(async (trx) => {
-        const r = await trx('card_reloads').where({ id: reloadId }).forUpdate().first();
+        const r = await trx('card_reloads').where({ id: reloadId }).first();
         if (!r) throw refuse('InvariantBroken', `no reload ${reloadId}`);
-        if (r.status !== 'open') {
-          if (r.status === 'credited' || r.status === 'completed') return { balanceMinor: Number(r.balance_after_minor), credited: false };
-          throw refuse('InvariantBroken', `reload ${reloadId} is ${r.status}; refusing to credit it`);
-        }
         const at = now();
+        // The conditional status change is the guard: only the one that moves it from open credits.
+        const mine = await trx('card_reloads').where({ id: reloadId, status: 'open' }).update({ status: 'credited', updated_at_ms: at });
+        if (mine !== 1) {
+          const status = (await trx('card_reloads').where({ id: reloadId }).first('status'))?.status;
+          if (status === 'credited' || status === 'completed') return { balanceMinor: Number(r.balance_after_minor), credited: false };
+          throw refuse('InvariantBroken', `reload ${reloadId} is ${status}; refusing to credit it`);
+        }
+        // The new balance was fixed when the reload opened (one open reload per card), so it is set, not added.
         const updated = await trx('card_balances').where({ card_id: r.card_id }).update({ balance_minor: Number(r.balance_after_minor), updated_at_ms: at });
         if (updated === 0) await trx('card_balances').insert({ card_id: r.card_id, balance_minor: Number(r.balance_after_minor), updated_at_ms: at });
-        await trx('card_reloads').where({ id: reloadId, status: 'open' }).update({ status: 'credited', updated_at_ms: at });
         return { balanceMinor: Number(r.balance_after_minor), credited: true };
       });
     },
