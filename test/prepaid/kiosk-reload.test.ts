@@ -3,6 +3,9 @@
  * playwright-core) on the real stack: the customer picks an amount, their card is in the reload
  * slot, they pay in cash, and the chip and the center both hold the new balance.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parseCardRecord } from '../../domain/card-record';
 import { insertCustomerCard } from '../../terminal-worker/simulators/simulated-customer-slot';
@@ -10,6 +13,8 @@ import { Kiosk } from '../support/kiosk-client';
 import { startStack, type Stack } from '../support/stack';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Screenshots for a person to look at; not part of the repository. */
+const SHOT_DIR = path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'kiosk-screens');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let stack: Stack;
@@ -22,6 +27,7 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  fs.mkdirSync(SHOT_DIR, { recursive: true });
 });
 afterAll(async () => {
   await browser?.close();
@@ -43,12 +49,14 @@ test('a customer reloads their prepaid card with cash on the kiosk page', async 
   await byTestId('reload-card').click();
   await byTestId('reload-2000').click();
   await page.locator('[data-screen="reload-cash"]').waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(SHOT_DIR, 'reload-cash.png') });
   await byTestId('insert-1000').click();
   await page.waitForFunction(`(document.querySelector('[data-testid="reload-cash-message"]')?.textContent ?? '').includes('¥1,000 more')`, undefined, { timeout: 10_000 });
   await byTestId('insert-1000').click();
   await byTestId('reload-title').waitFor({ timeout: 60_000 });
   expect(await byTestId('reload-title').textContent()).toBe('Your card has been reloaded');
   expect(await byTestId('reload-message').textContent()).toContain('¥3,000');
+  await page.screenshot({ path: path.join(SHOT_DIR, 'reload-done.png') });
 
   const back = stack.machine(tid).returnedCards!.at(-1)!;
   expect(back.uid).toBe(card.uid);
