@@ -35,7 +35,7 @@ export interface CardPath {
   status(): Promise<CardPathStatus>;
   /** Takes a blank card from the stocker into the transport and returns its chip UID. */
   feed(): Promise<string>;
-  /** Printers with a second stocker of pre-loaded prepaid cards (customer-card-slot.ts): feeds one of those. */
+  /** Printers with a second stocker of pre-loaded prepaid cards (activation at sale, docs/prepaid.md): feeds one of those. */
   feedStock?(): Promise<string>;
   print(face: CardFace, onProgress: OnProgress): Promise<void>;
   /** Presents the card in the output slot and waits until the customer takes it. */
