@@ -126,7 +126,7 @@ export function createStockCardActivities({ db, now = Date.now, fetch: httpFetch
       await backToStock(db, cardId, issuanceId, now());
       if (answer.approved === false) throw refuse('ActivationDenied', `The card issuer did not activate the card (${answer.reason}).`);
       // No answer by the deadline: not retried (the customer is waiting); the sale is refunded.
-      throw ApplicationFailure.nonRetryable(`The card issuer did not answer the activation in time (${answer.reason}).`, 'ActivationTimedOut');
+      throw ApplicationFailure.nonRetryable(`The card issuer gave no activation answer in time (${answer.reason}).`, 'ActivationTimedOut');
     },
 
     /**

@@ -93,7 +93,7 @@ test('the issuer does not answer by the deadline: refunded, the card is not acti
   stack.issuer.activation.delayMs = 7_000; // the center waits 5 s
   const kiosk = await buyStockCard();
   const end = await kiosk.waitForStage('refunded', 90_000);
-  expect(end.message).toMatch(/did not answer the activation in time/);
+  expect(end.message).toMatch(/gave no activation answer in time \(no answer within 5000 ms\)/);
   expect(stack.machine(tid).payouts[`refund:${kiosk.issuanceId}`]).toBe(3000);
   expect(await stack.db('stock_cards').where({ id: card.cardId }).first()).toMatchObject({ status: 'stock', sale_issuance_id: null });
   expect(await verifyChip(stack, card.recordBase64)).toMatchObject({ valid: false, reason: 'not_issued' });
