@@ -8,6 +8,7 @@ import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
 import { codecRoutes } from './routes/codec';
 import { issuerApiRoutes } from './routes/issuer';
 import { posRoutes } from './routes/pos';
+import { reloadRoutes, type ReloadRouteOptions } from './routes/reload';
 import { verifyRoutes } from './routes/verify';
 import { userRoutes, type UserRouteOptions } from './routes/users';
 import { operatorUserRoutes } from './routes/operator-users';
@@ -25,6 +26,7 @@ export type AppOptions = KioskRouteOptions & Pick<UserRouteOptions, 'userSession
   codec?: { codec: PayloadCodec; allowedOrigins: string[]; publicUrl: string };
   /** The center's card keys (verification publishes and checks them); from configuration by default. */
   cardKeys?: CardSigningKeys;
+  reloadDefaults?: ReloadRouteOptions['reloadDefaults'];
 };
 
 /** The page's static files sit beside the sources (api/public), also when running from dist/. */
@@ -53,6 +55,7 @@ export function createApp(opts: AppOptions): Express {
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));
   app.use('/api', kioskRoutes(opts));
+  app.use('/api', reloadRoutes(opts));
   app.use('/api/pos', posRoutes(opts));
   app.use('/api/finance', financeRoutes(opts));
   const dir = publicDir();

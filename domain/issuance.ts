@@ -36,6 +36,8 @@ export interface HeldItem {
   selection: Selection;
   /** Bought by a registered user, or a product printing the holder's photo: what the face carries of the holder. */
   holderFace?: HolderFace;
+  /** A prepaid card sold from the kiosk's stock of pre-loaded cards, activated by its issuer at sale. */
+  fromStock?: boolean;
 }
 
 export type PaymentMethod = PaymentMethodName;

@@ -1,6 +1,6 @@
 /**
- * The center's record of cards, for verification: one fixed statement joining cards, issuances
- * and card_revocations on their primary keys (no index beyond them is needed).
+ * The center's record of cards, for verification: one fixed statement joining cards, issuances,
+ * card_revocations and stock_cards on their primary keys (no index beyond them is needed).
  *
  * `CardStatusLoader` batches the lookups that arrive in the same turn of the event loop into one
  * `WHERE c.id IN (…)` round trip (gates at a busy entrance present cards at the same moment). It
@@ -12,13 +12,24 @@ import { isMysql, type Db } from './db';
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-const sqlFor = (n: number) => `SELECT c.id, c.issuance_id, c.status, c.valid_from_ms, c.valid_until_ms, i.issuer_id, i.product_type, r.reason, r.revoked_at_ms
-  FROM cards c JOIN issuances i ON i.id = c.issuance_id LEFT JOIN card_revocations r ON r.card_id = c.id
-  WHERE c.id IN (${new Array(n).fill('?').join(',')})`;
+/**
+ * A sold stock card (activities/center/stock-cards.ts) names its stock batch as the issuance on
+ * its chip, so that is the issuance the check compares with; a stock card not (yet) sold has no
+ * cards row and answers with status 'stock' (refused as not issued: stolen stock is worthless).
+ */
+const sqlFor = (n: number) => {
+  const ids = new Array(n).fill('?').join(',');
+  return `SELECT c.id, COALESCE(s.batch_id, c.issuance_id) AS issuance_id, c.status, c.valid_from_ms, c.valid_until_ms, i.issuer_id, i.product_type, r.reason, r.revoked_at_ms
+  FROM cards c JOIN issuances i ON i.id = c.issuance_id LEFT JOIN card_revocations r ON r.card_id = c.id LEFT JOIN stock_cards s ON s.id = c.id
+  WHERE c.id IN (${ids})
+  UNION ALL
+  SELECT s.id, s.batch_id, 'stock', s.manufactured_at_ms, NULL, s.issuer_id, 'prepaid', NULL, NULL
+  FROM stock_cards s WHERE s.id IN (${ids}) AND NOT EXISTS (SELECT 1 FROM cards c2 WHERE c2.id = s.id)`;
+};
 
 /** The statuses of these cards by id (absent ids: no such card). */
 export async function lookupCardStatuses(db: Db, cardIds: string[]): Promise<Map<string, CardStatus>> {
-  const result = await db.raw(sqlFor(cardIds.length), cardIds);
+  const result = await db.raw(sqlFor(cardIds.length), [...cardIds, ...cardIds]);
   // mysql2 answers [rows, fields]; SQLite answers the rows.
   const rows = (isMysql(db) ? result[0] : result) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const out = new Map<string, CardStatus>();

@@ -12,6 +12,7 @@ import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
 import * as cardRevocations from './008_card_revocations';
 import * as registeredUsers from './009_registered_users';
+import * as stockCardsAndReloads from './011_stock_cards_and_reloads';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '007_settlement_batches': settlementBatches,
   '008_card_revocations': cardRevocations,
   '009_registered_users': registeredUsers,
+  '011_stock_cards_and_reloads': stockCardsAndReloads,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

@@ -28,6 +28,8 @@ import { withKillDuring } from './fault-injection';
 import { emulatorsUnavailable } from './simulators/emulated-kiosk/availability';
 import { launchEmulatedKiosk, type KioskProcess } from './simulators/emulated-kiosk/launch';
 import { createSimulatedDevices } from './simulators/simulated-devices';
+import { SimCustomerCardSlot } from './simulators/simulated-customer-slot';
+import { MachineStateFile } from './simulators/machine-state';
 import { DEMO_TIMINGS, timingsFromEnv, type SimTimings } from './simulators/timings';
 import { createTerminalWorker } from './worker';
 import { simulatedPaymentCardDeviceFor } from './devices/payment-devices';
@@ -88,7 +90,8 @@ async function main() {
     );
   }
   // The payment card reader and PIN pad are simulated in every mode (terminal-worker/devices/payment-devices.ts).
-  const devices = { ...withKillDuring(assembled.devices, process.env.FAULT_KILL_DURING), payment: simulatedPaymentCardDeviceFor(stateFile, config.DATA_DIR) };
+  // The reload slot (customers' own cards) is simulated on the state file in every mode too (simulated-customer-slot.ts).
+  const devices = { ...withKillDuring(assembled.devices, process.env.FAULT_KILL_DURING), payment: simulatedPaymentCardDeviceFor(stateFile, config.DATA_DIR), customerCard: assembled.devices.customerCard ?? new SimCustomerCardSlot(new MachineStateFile(stateFile)) };
 
   const connection = await connectWorker(temporalAddress(config), temporalTls(tc));
   let stopping = false;

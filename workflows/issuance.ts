@@ -436,17 +436,23 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     for (let attempt = 1; !p.cardId; attempt++) {
       if (attempt > maxAttempts) throw ApplicationFailure.nonRetryable(`No good card after ${maxAttempts} tries.`, 'ProductionFailed');
       step('binding');
-      const { uid } = await terminal.feedBlankCard(issuanceId);
+      // A prepaid value sold from stock: a pre-loaded card whose chip the terminal reads (docs/prepaid.md).
+      const fed: { uid: string; recordBase64?: string } = item.fromStock ? await terminal.feedStockCard(issuanceId) : await terminal.feedBlankCard(issuanceId);
+      const { uid } = fed;
       currentCard = { uid };
       try {
-        const { cardId } = await center.bindCard(issuanceId, uid);
+        const { cardId } = fed.recordBase64 ? await center.claimStockCard(issuanceId, uid, fed.recordBase64) : await center.bindCard(issuanceId, uid);
         currentCard.cardId = cardId;
-        const { recordBase64 } = await center.prepareCardRecord(issuanceId, cardId);
-        step('writing');
-        await terminal.writeChip(uid, recordBase64);
-        step('verifying');
-        await terminal.verifyChip(uid, recordBase64);
-        await center.setCardStatus(cardId, 'written');
+        // A stock card's chip already holds its signed record and value: its issuer activates it now instead.
+        if (fed.recordBase64) await center.activateStockCard(issuanceId, cardId);
+        else {
+          const { recordBase64 } = await center.prepareCardRecord(issuanceId, cardId);
+          step('writing');
+          await terminal.writeChip(uid, recordBase64);
+          step('verifying');
+          await terminal.verifyChip(uid, recordBase64);
+          await center.setCardStatus(cardId, 'written');
+        }
         step('printing');
         const holder = item.holderFace ? await center.holderFaceDetails(issuanceId, item.holderFace) : null;
         await terminal.printFace(uid, { title: item.title, lines: holder?.holderName ? [...item.lines, `Holder: ${holder.holderName}`] : item.lines, imageUrl: item.faceImage, cardId, ...(holder?.photoPngBase64 ? { holderPhotoPng: holder.photoPngBase64 } : {}) });
@@ -457,10 +463,11 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
         currentCard = null;
       } catch (err) {
         const type = errorType(err);
-        if (type !== 'CardSpoiled' && type !== 'CardAlreadyBound') throw err;
+        if (type !== 'CardSpoiled' && type !== 'CardAlreadyBound' && type !== 'StockCardUnusable') throw err;
         log.warn('card spoiled, producing another', { issuanceId, attempt, reason: errorMessage(err) });
         await terminal.rejectCard(uid, errorMessage(err));
         if (currentCard?.cardId) await center.setCardStatus(currentCard.cardId, 'spoiled', errorMessage(err).slice(0, 200));
+        if (item.fromStock && currentCard?.cardId) await center.releaseStockCard(issuanceId, currentCard.cardId);
         currentCard = null;
       }
     }
@@ -470,6 +477,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       if (currentCard) {
         await terminal.rejectCard(currentCard.uid, 'production aborted').catch(() => undefined);
         if (currentCard.cardId) await center.setCardStatus(currentCard.cardId, 'spoiled', `production aborted: ${errorMessage(err)}`.slice(0, 200));
+        if (item.fromStock && currentCard.cardId) await center.releaseStockCard(issuanceId, currentCard.cardId);
       }
       for (const undo of compensations) await undo().catch((e) => log.error('compensation failed', { issuanceId, error: errorMessage(e) }));
       await center.releaseHold(issuanceId, 'refunded');

@@ -11,6 +11,8 @@ export interface CenterDeps {
   /** HTTP client for issuer notifications (global fetch by default). */
   fetch?: typeof fetch;
   notifyTimeoutMs?: number;
+  /** Deadline of an issuer's answer to a stock card activation (default 5 s). */
+  activationTimeoutMs?: number;
   /** Settlement periods (close time and zone) that sales are batched by; from configuration by default. */
   periodConfig?: PeriodConfig;
   /** The card vault (default: keys from CARD_VAULT_KEYS or $DATA_DIR, see lib/card-vault.ts). */

@@ -10,6 +10,13 @@ export const ErrorTypes = {
   UnknownTerminal: 'UnknownTerminal',
   CardAlreadyBound: 'CardAlreadyBound',
   InvariantBroken: 'InvariantBroken',
+  /** A card from the stock stocker that is not a sellable stock card of this item (to the reject bin). */
+  StockCardUnusable: 'StockCardUnusable',
+  /** The issuer refused to activate a stock card, or did not answer by the deadline. */
+  ActivationDenied: 'ActivationDenied',
+  ActivationTimedOut: 'ActivationTimedOut',
+  /** A card presented for reload that cannot be reloaded (not ours, not issued, revoked, not prepaid, busy). */
+  ReloadRefused: 'ReloadRefused',
 } as const;
 
 export function refuse(type: keyof typeof ErrorTypes, message: string): ApplicationFailure {

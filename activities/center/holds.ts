@@ -67,7 +67,7 @@ async function loadPrepaid(trx: Knex, valueId: number): Promise<ItemRow | undefi
     .join('issuers as i', 'i.id', 'p.issuer_id')
     .where('v.id', valueId)
     .where('p.active', true)
-    .first('v.value_minor', 'v.price_minor', 'p.id as product_id', 'p.name as product_name', 'p.currency', 'p.issuance_fee_minor', 'p.face_image_id', 'i.id as issuer_id', 'i.name as issuer_name');
+    .first('v.value_minor', 'v.price_minor', 'v.sold_from_stock', 'p.id as product_id', 'p.name as product_name', 'p.currency', 'p.issuance_fee_minor', 'p.face_image_id', 'i.id as issuer_id', 'i.name as issuer_name');
   if (!r) return undefined;
   return {
     issuerId: r.issuer_id,
@@ -80,6 +80,7 @@ async function loadPrepaid(trx: Knex, valueId: number): Promise<ItemRow | undefi
     priceMinor: Number(r.price_minor),
     customerFeeMinor: Number(r.issuance_fee_minor),
     currency: r.currency,
+    ...(r.sold_from_stock ? { fromStock: true } : {}),
   };
 }
 
@@ -155,6 +156,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           quote,
           selection,
           ...(registered.face ? { holderFace: registered.face } : {}),
+          ...(item.fromStock ? { fromStock: true } : {}),
         };
       });
     },

@@ -7,6 +7,8 @@ import { createHolderActivities } from './holders';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities } from './payments';
 import { createRevocationActivities } from './revocations';
+import { createReloadActivities } from './reloads';
+import { createStockCardActivities } from './stock-cards';
 import { createSaleActivities } from './sales';
 import { createSaleRefundActivities } from './sale-refunds';
 import { createSettlementActivities } from './settlement';
@@ -27,6 +29,8 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createSettlementActivities(deps),
     ...createRevocationActivities(deps),
     ...createHolderActivities(deps),
+    ...createStockCardActivities(deps),
+    ...createReloadActivities(deps),
   };
 }
 

@@ -12,6 +12,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { DeviceError, type CardFace, type TerminalDevices } from '../../terminal-worker/devices/types';
 import { createPaymentDeviceActivities } from './payment-devices';
+import { createPrepaidCardActivities } from './prepaid-cards';
 
 export const TerminalErrorTypes = {
   CardSpoiled: 'CardSpoiled',
@@ -28,7 +29,7 @@ const FEED_TRIES = 3;
 /** Long device steps report at least this often, whatever their own progress. */
 const HEARTBEAT_EVERY_MS = 1000;
 
-function heartbeat(details?: unknown): void {
+export function heartbeat(details?: unknown): void {
   try {
     Context.current().heartbeat(details);
   } catch {
@@ -54,7 +55,7 @@ function translate(err: unknown): unknown {
 }
 
 /** Runs a device step: heartbeats all along (so a dead worker is noticed at once) and types its errors. */
-async function device<T>(fn: () => Promise<T>): Promise<T> {
+export async function device<T>(fn: () => Promise<T>): Promise<T> {
   const ticker = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
@@ -76,6 +77,7 @@ export function createTerminalActivities(devices: TerminalDevices, options: Term
 
   return {
     ...createPaymentDeviceActivities(devices.payment),
+    ...createPrepaidCardActivities(devices),
     /**
      * A blank card at the contact station; returns its chip UID. A blank card already there (a
      * feed whose worker died) is adopted; any other card left in the transport goes to the reject

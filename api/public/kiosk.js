@@ -200,6 +200,8 @@
     phase: 'browse',
     /** The purchase under way: { id, pickerDepth, progress, item, cash, paidAt, handedOverAt, finished }. */
     issuance: null,
+    /** A reload under way (docs/prepaid.md): { id, progress, queue }. */
+    reload: null,
     /** Which screen is up (the poller decides what to do by it). */
     screen: 'loading',
     /** Epoch ms at which the hold lapses, while the customer is expected to act. */
@@ -228,6 +230,7 @@
   }
 
   function resetToHome() {
+    state.reload = null;
     if (state.issuance && !state.issuance.finished && state.phase !== 'produce') void abandonIssuance();
     state.issuance = null;
     state.deadline = null;
@@ -438,11 +441,13 @@
       tile({ testid: `product-${p.id}`, title: p.name, detail: p.issuerName, image: p.faceImage, onclick: () => go(p.name, () => screenProduct(p.id)) }),
     );
     const empty = nodeTiles.length + productTiles.length === 0 ? h('p', { class: 'muted' }, 'Nothing is on sale here right now.') : null;
+    // Reloading a prepaid card the customer already has (docs/prepaid.md).
+    const reloadTile = isRoot ? tile({ testid: 'reload-card', title: 'Reload my card', detail: 'Add value to your prepaid card', onclick: () => go('Reload', screenReloadAmount) }) : null;
     setScreen(
       'catalogue',
       heading(title, isRoot ? 'Tap a card type to begin.' : null),
       isRoot ? hooks.homeExtras() : null,
-      h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles),
+      h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles, reloadTile),
       empty,
     );
   }
@@ -905,6 +910,7 @@
 
   /** Cancel before payment completes: the workflow releases the hold and returns any cash. */
   function cancelPurchase() {
+    if (state.reload) return busy(() => update(`/api/reloads/${encodeURIComponent(state.reload.id)}/cancel`));
     if (!state.issuance || state.issuance.finished) return resetToHome();
     return busy(async () => {
       const iss = state.issuance;
@@ -1043,6 +1049,101 @@
 
   /** What kiosk-users.js builds its screens with. */
   window.KioskCore = { hooks, TERMINAL_ID, h, api, update, ApiError, go, setScreen, heading, tile, busy, showError, clearError, money, state, resetToHome, renderChrome, adoptIssuance, newRequestId };
+
+  // ---------------------------------------------------------------------------------------------
+  // Reload of a prepaid card: amount → insert the card → cash → the value is written → card back
+
+  const RELOAD_AMOUNTS = [1000, 2000, 3000, 5000, 10000];
+  const RELOAD_ENDINGS = { completed: 'Your card has been reloaded', refused: 'This card cannot be reloaded', cancelled: 'Reload cancelled', expired: 'Time ran out', refunded: 'Sorry, your card could not be loaded' };
+
+  function screenReloadAmount() {
+    setScreen(
+      'reload-amount',
+      heading('How much would you like to add?', 'You will insert your card next, then pay in cash.'),
+      h('div', { class: 'tiles' }, RELOAD_AMOUNTS.map((amount) => tile({ testid: `reload-${amount}`, title: money(amount), onclick: () => busy(() => startReload(amount)) }))),
+    );
+  }
+
+  async function startReload(amountMinor) {
+    const body = await update(`/api/kiosk/${encodeURIComponent(TERMINAL_ID)}/reloads`, { amountMinor });
+    const rel = { id: body.reloadId, progress: body.progress, queue: Promise.resolve() };
+    state.phase = 'pay';
+    state.reload = rel;
+    renderChrome();
+    renderReload(rel);
+    void pollReload(rel); // not awaited: the screen stays usable while the reload goes on
+  }
+
+  async function pollReload(rel) {
+    for (;;) {
+      await sleep(POLL_SLOW_MS / 2);
+      if (state.reload !== rel) return;
+      try {
+        rel.progress = await api('GET', `/api/reloads/${encodeURIComponent(rel.id)}`);
+      } catch (err) {
+        showError(err.message);
+        continue;
+      }
+      renderReload(rel);
+      if (RELOAD_ENDINGS[rel.progress.stage]) return;
+    }
+  }
+
+  function renderReload(rel) {
+    const p = rel.progress;
+    state.deadline = p.customerDeadline;
+    if (RELOAD_ENDINGS[p.stage]) {
+      state.reload = null;
+      state.phase = 'end';
+      renderChrome();
+      setScreen(
+        'reload-ended',
+        h(
+          'div',
+          { class: `ended ended-${p.stage}` },
+          h('h1', { testid: 'reload-title' }, RELOAD_ENDINGS[p.stage]),
+          h('p', { class: 'ended-message', testid: 'reload-message' }, p.message || ''),
+          p.cash?.changeMinor > 0 && p.stage === 'completed' ? h('p', { class: 'change-note big', testid: 'reload-change' }, `Don't forget your change: ${money(p.cash.changeMinor, p.currency)}`) : null,
+          h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'restart', onclick: resetToHome }, 'Done'),
+          h('p', { class: 'ref', testid: 'reload-ref' }, `Ref ${rel.id}`),
+        ),
+      );
+      $('screen').dataset.stage = p.stage;
+      scheduleIdleReset();
+      return;
+    }
+    if (p.stage === 'paying') {
+      if (state.screen !== 'reload-cash') {
+        const coin = (amount, kind) => h('button', { type: 'button', class: `cash-btn ${kind}`, testid: `insert-${amount}`, onclick: () => reloadCash(rel, amount) }, money(amount, p.currency));
+        setScreen(
+          'reload-cash',
+          heading(`Add ${money(p.amountMinor, p.currency)} to card ${p.cardId}`, `Balance now ${money(p.balanceBeforeMinor, p.currency)}; after the reload ${money(p.balanceAfterMinor, p.currency)}.`),
+          h('p', { class: 'cash-message', testid: 'reload-cash-message', 'aria-live': 'polite' }, ''),
+          h('div', { class: 'cash-slot', testid: 'cash-slot' }, h('div', { class: 'cash-row' }, NOTES.map((n) => coin(n, 'note'))), h('div', { class: 'cash-row' }, COINS.map((c) => coin(c, 'coin')))),
+        );
+      }
+      $('reload-cash-message').textContent = p.message || '';
+      return;
+    }
+    if (p.stage !== 'paying' && state.phase === 'pay' && p.stage !== 'reading') {
+      state.phase = 'produce';
+      renderChrome();
+    }
+    const headings = { reading: ['Please insert your card', 'Put your prepaid card into the reload slot.'], writing: ['Loading your card…', 'Please do not remove your card.'], recording: ['Almost done', 'Please take your card and receipt.'] };
+    const [title, sub] = headings[p.stage] || ['Please wait', null];
+    if (state.screen !== `reload-${p.stage}`) setScreen(`reload-${p.stage}`, heading(title, sub));
+  }
+
+  function reloadCash(rel, amountMinor) {
+    rel.queue = rel.queue.then(async () => {
+      try {
+        await update(`/api/reloads/${encodeURIComponent(rel.id)}/cash`, { amountMinor });
+        clearError();
+      } catch (err) {
+        showError(err.message);
+      }
+    });
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Start

@@ -47,6 +47,7 @@ export async function seedDemo(db: Knex, opts: DemoSeedOptions): Promise<{ creat
   const existing = await db('issuers').where({ id: DEMO_ISSUERS.promoter }).first();
   if (existing) {
     await db('issuers').whereIn('id', Object.values(DEMO_ISSUERS)).update({ notify_url: opts.notifyUrl });
+    await seedActivationUrl(db, opts.notifyUrl);
     return { created: false, webhookSecret: existing.webhook_secret };
   }
   const secret = opts.webhookSecret ?? randomBytes(24).toString('hex');
@@ -61,6 +62,7 @@ export async function seedDemo(db: Knex, opts: DemoSeedOptions): Promise<{ creat
   await db('issuers').where({ id: DEMO_ISSUERS.promoter }).update({ ...bank, account_number: '7654321', account_holder_kana: 'ｻﾝﾗｲｽﾞﾌﾟﾛﾓ-ｼﾖﾝｽﾞ' });
   await db('issuers').where({ id: DEMO_ISSUERS.railway }).update({ ...bank, account_number: '7654322', account_holder_kana: 'ｶﾝﾄｳﾃﾂﾄﾞｳ' });
   await db('issuers').where({ id: DEMO_ISSUERS.telco }).update({ ...bank, account_number: '7654323', account_holder_kana: 'ﾋｶﾘﾓﾊﾞｲﾙ' });
+  await seedActivationUrl(db, opts.notifyUrl);
   // The operator's fee: 8 % on tickets, 3 % on passes, 5 % + ¥10 on prepaid cards, in force from the start.
   await db('fee_rules').insert([
     { issuer_id: DEMO_ISSUERS.promoter, product_type: null, bps: 800, fixed_minor: 0, reissue_fee_minor: 550, effective_from_ms: 0, created_at_ms: now },
@@ -137,4 +139,9 @@ export async function seedDemo(db: Knex, opts: DemoSeedOptions): Promise<{ creat
   await db('prepaid_values').insert([1000, 3000, 5000].map((v) => ({ product_id: prepaidProduct, value_minor: v, price_minor: v })));
 
   return { created: true, webhookSecret: secret };
+}
+
+/** The telco activates its stock prepaid cards at sale on the demo issuer server (POST /activate there). */
+async function seedActivationUrl(db: Knex, notifyUrl: string): Promise<void> {
+  await db('issuers').where({ id: DEMO_ISSUERS.telco }).update({ activation_url: new URL('/activate', notifyUrl).toString() });
 }

@@ -37,6 +37,8 @@ export interface CardPath {
   status(): Promise<CardPathStatus>;
   /** Takes a blank card from the stocker into the transport and returns its chip UID. */
   feed(): Promise<string>;
+  /** Printers with a second stocker of pre-loaded prepaid cards (activation at sale, docs/prepaid.md): feeds one of those. */
+  feedStock?(): Promise<string>;
   print(face: CardFace, onProgress: OnProgress): Promise<void>;
   /** Presents the card in the output slot and waits until the customer takes it. */
   present(onProgress: OnProgress): Promise<void>;
@@ -68,6 +70,8 @@ export interface TerminalDevices {
   receipt: ReceiptPrinter;
   /** Card reader + PIN pad (payment-devices.ts); absent on terminals that take no cards. */
   payment?: import('./payment-devices').PaymentCardDevice;
+  /** The slot where a customer inserts their own card (reloads); absent on terminals without one. */
+  customerCard?: import('./customer-card-slot').CustomerCardSlot;
 }
 
 export class DeviceError extends Error {

@@ -23,6 +23,13 @@ export interface MachineState {
   rejectBin: Array<SimCard & { reason: string }>;
   payouts: Record<string, number>;
   receipts: Record<string, string[]>;
+  /** The stocker of pre-loaded prepaid cards (simulated-customer-slot.ts), first out first. */
+  stockCards?: Array<{ uid: string; chipBase64: string }>;
+  /** The customer's own card in the reload slot, and the cards handed back from it. */
+  customerSlot?: SimCard | null;
+  returnedCards?: SimCard[];
+  /** Tests: the next write in the customer slot stops after this many bytes, as if the card were pulled. */
+  tearCustomerWriteAfterBytes?: number | null;
 }
 
 export function initialMachineState(stockerCount = 500): MachineState {

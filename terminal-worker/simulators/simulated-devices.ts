@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError, type CardFace, type CardPath, type CardPathStatus, type ChipEncoder, type CashUnit, type OnProgress, type ReceiptPrinter, type TerminalDevices } from '../devices/types';
 import { MachineStateFile } from './machine-state';
+import { SimCustomerCardSlot } from './simulated-customer-slot';
 import type { SimTimings } from './timings';
 
 const CHIP_CAPACITY = 8 * 1024;
@@ -45,6 +46,19 @@ class SimCardPath implements CardPath {
       st.stockerCount -= 1;
       st.transport = { uid, chipBase64: '', printState: 'blank', face: null };
       return uid;
+    });
+  }
+
+  /** A pre-loaded card from the stock stocker (its chip already written). */
+  async feedStock(): Promise<string> {
+    const s = this.m.read();
+    if (s.transport) throw new DeviceError('JAM', `a card (${s.transport.uid}) is already in the transport`);
+    if (!s.stockCards?.length) throw new DeviceError('STOCKER_EMPTY', 'the stocker of prepaid stock cards is empty');
+    await takeTime(this.t.feedMs);
+    return this.m.update((st) => {
+      const card = st.stockCards!.shift()!;
+      st.transport = { uid: card.uid, chipBase64: card.chipBase64, printState: 'blank', face: null };
+      return card.uid;
     });
   }
 
@@ -148,5 +162,6 @@ export function createSimulatedDevices(stateFile: string, timings: SimTimings, i
     chip: new SimChipEncoder(machine, timings),
     cash: new SimCashUnit(machine, timings),
     receipt: new SimReceiptPrinter(machine, timings),
+    customerCard: new SimCustomerCardSlot(machine),
   };
 }
