@@ -8,6 +8,8 @@ import { financeRoutes, type FinanceRouteOptions } from './routes/finance';
 import { codecRoutes } from './routes/codec';
 import { issuerApiRoutes } from './routes/issuer';
 import { posRoutes } from './routes/pos';
+import { terminalPackageRoutes } from './routes/terminal-packages';
+import { kioskApplicationRoutes } from './routes/kiosk-applications';
 import { verifyRoutes } from './routes/verify';
 import { cardSigningKeys, type CardSigningKeys } from '../lib/card-signing';
 import { errorHandler, notFound } from './errors';
@@ -47,6 +49,8 @@ export function createApp(opts: AppOptions): Express {
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));
+  app.use('/api', terminalPackageRoutes(opts.db));
+  app.use('/api', kioskApplicationRoutes(opts));
   app.use('/api', kioskRoutes(opts));
   app.use('/api/pos', posRoutes(opts));
   app.use('/api/finance', financeRoutes(opts));

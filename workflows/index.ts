@@ -3,3 +3,4 @@ export { floor } from './floor';
 export { settlement, settlementTrigger } from './settlement';
 export { paymentReversal } from './payment-reversal';
 export { revocation } from './revocation';
+export { addApplication } from './add-application';

@@ -29,6 +29,7 @@ import {
   upsertSearchAttributes,
   allHandlersFinished,
   log,
+  patched,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CenterActivities } from '../activities/center';
@@ -432,6 +433,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       if (card.status === 'authorized') capture = async () => void (await center.captureCardPayment(card.paymentId));
     }
 
+    // CPU card products: their application packages (ids and SHA-256s; the terminal fetches the bytes).
+    const applications = patched('install-applications') ? await center.applicationsForIssuance(issuanceId) : [];
     const maxAttempts = input.maxCardAttempts ?? 3;
     for (let attempt = 1; !p.cardId; attempt++) {
       if (attempt > maxAttempts) throw ApplicationFailure.nonRetryable(`No good card after ${maxAttempts} tries.`, 'ProductionFailed');
@@ -447,6 +450,12 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
         step('verifying');
         await terminal.verifyChip(uid, recordBase64);
         await center.setCardStatus(cardId, 'written');
+        if (applications.length > 0) {
+          // Still "verifying" on the progress bar. A card that refuses is spoiled (CardSpoiled);
+          // damaged package bytes (PackageChecksum) end production: every card would get them.
+          for (const app of applications) await terminal.installApplication(uid, app);
+          await center.recordCardApplications(cardId, applications.map((a) => ({ packageId: a.packageId, aid: a.aid, sha256: a.sha256 })), 'issuance', issuanceId);
+        }
         step('printing');
         await terminal.printFace(uid, { title: item.title, lines: item.lines, imageUrl: item.faceImage, cardId });
         step('dispensing');

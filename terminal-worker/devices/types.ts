@@ -66,6 +66,8 @@ export interface TerminalDevices {
   receipt: ReceiptPrinter;
   /** Card reader + PIN pad (payment-devices.ts); absent on terminals that take no cards. */
   payment?: import('./payment-devices').PaymentCardDevice;
+  /** Installs applications on CPU cards at the contact station (application-loader.ts); absent: none. */
+  applications?: import('./application-loader').ApplicationLoader;
 }
 
 export class DeviceError extends Error {

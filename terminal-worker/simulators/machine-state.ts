@@ -12,6 +12,15 @@ export interface SimCard {
   chipBase64: string;
   printState: PrintState;
   face: { title: string; lines: string[]; cardId: string } | null;
+  /** Applications installed on the chip (simulated-applications.ts); absent: none. */
+  applications?: SimApplication[];
+}
+
+export interface SimApplication {
+  aid: string;
+  packageId: number;
+  sha256: string;
+  bytes: number;
 }
 
 export interface MachineState {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError, type CardFace, type CardPath, type CardPathStatus, type ChipEncoder, type CashUnit, type OnProgress, type ReceiptPrinter, type TerminalDevices } from '../devices/types';
 import { MachineStateFile } from './machine-state';
+import { SimApplicationLoader } from './simulated-applications';
 import type { SimTimings } from './timings';
 
 const CHIP_CAPACITY = 8 * 1024;
@@ -148,5 +149,6 @@ export function createSimulatedDevices(stateFile: string, timings: SimTimings, i
     chip: new SimChipEncoder(machine, timings),
     cash: new SimCashUnit(machine, timings),
     receipt: new SimReceiptPrinter(machine, timings),
+    applications: new SimApplicationLoader(machine, timings),
   };
 }
