@@ -3,6 +3,7 @@
  * far production has come. Pure types and rules, safe inside the workflow bundle.
  */
 import type { PaymentMethodName, PaymentProgress } from './payments';
+import type { ApplicationRef } from './applications';
 
 export type ProductType = 'concert' | 'commuter' | 'prepaid';
 
@@ -33,6 +34,8 @@ export interface HeldItem {
   faceImage: string | null;
   quote: Quote;
   selection: Selection;
+  /** CPU card products: the application packages the card will carry (ids and SHA-256s, no bytes). */
+  applications?: ApplicationRef[];
 }
 
 export type PaymentMethod = PaymentMethodName;

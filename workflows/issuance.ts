@@ -29,7 +29,6 @@ import {
   upsertSearchAttributes,
   allHandlersFinished,
   log,
-  patched,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { CenterActivities } from '../activities/center';
@@ -433,8 +432,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       if (card.status === 'authorized') capture = async () => void (await center.captureCardPayment(card.paymentId));
     }
 
-    // CPU card products: their application packages (ids and SHA-256s; the terminal fetches the bytes).
-    const applications = patched('install-applications') ? await center.applicationsForIssuance(issuanceId) : [];
+    // CPU card products: the packages held with the item (ids and SHA-256s; the terminal fetches the bytes).
+    const applications = item.applications ?? [];
     const maxAttempts = input.maxCardAttempts ?? 3;
     for (let attempt = 1; !p.cardId; attempt++) {
       if (attempt > maxAttempts) throw ApplicationFailure.nonRetryable(`No good card after ${maxAttempts} tries.`, 'ProductionFailed');

@@ -41,6 +41,11 @@ async function productPackages(db: Db, productId: number, issuerId: string): Pro
     .select(PACKAGE_COLUMNS);
 }
 
+/** The application packages a product puts on its cards (none for most products). */
+export async function productApplications(db: Db, productId: number, issuerId: string): Promise<ApplicationRef[]> {
+  return (await productPackages(db, productId, issuerId)).map(toRef);
+}
+
 export interface InstalledApplication {
   packageId: number;
   aid: string;
@@ -85,13 +90,6 @@ export function createCardApplicationActivities(deps: CenterDeps) {
   }
 
   return {
-    /** The application packages the issuance's product puts on its cards (none for most products). */
-    async applicationsForIssuance(issuanceId: string): Promise<ApplicationRef[]> {
-      const iss = await db('issuances').where({ id: issuanceId }).first('product_id', 'issuer_id');
-      if (!iss) throw refuse('InvariantBroken', `no issuance ${issuanceId}`);
-      return (await productPackages(db, Number(iss.product_id), iss.issuer_id)).map(toRef);
-    },
-
     /**
      * Records applications the terminal installed on a card. A row already there for the same
      * package (a retry) is kept; one for another package under the same AID is an invariant broken.

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { HeldItem, Selection } from '../../domain/issuance';
 import { formatMoney } from '../../domain/money';
 import type { CenterDeps } from './deps';
+import { productApplications } from './card-applications';
 import { refuse } from './errors';
 
 type ItemRow = Omit<HeldItem, 'quote' | 'selection'> & { priceMinor: number; customerFeeMinor: number; currency: string };
@@ -117,6 +118,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           if (!item) throw refuse('UnknownItem', `There is no prepaid value ${selection.valueId} on sale.`);
         }
         await freeHeldSeats(trx, issuanceId, selection.kind === 'seat' ? selection.seatId : undefined);
+        const applications = await productApplications(trx, item.productId, item.issuerId);
 
         const quote = { currency: item.currency, priceMinor: item.priceMinor, customerFeeMinor: item.customerFeeMinor, totalMinor: item.priceMinor + item.customerFeeMinor };
         const row = {
@@ -149,6 +151,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           faceImage: item.faceImage,
           quote,
           selection,
+          ...(applications.length > 0 ? { applications } : {}),
         };
       });
     },
