@@ -11,7 +11,7 @@
  * A refusal at any point hands the card back unchanged and says why. An install the card refuses
  * leaves the customer's card as it was (it is never spoiled: it is theirs and still valid).
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CenterActivities } from '../activities/center';
 import type { TerminalActivities } from '../activities/terminal';
 import type { AddApplicationInput, AddApplicationProgress } from '../domain/applications';
@@ -71,8 +71,8 @@ export async function addApplication(input: AddApplicationInput): Promise<AddApp
   } catch (err) {
     const f = failureOf(err);
     if (f.type === 'NoCardPresented') return end('refused', 'No card was inserted; nothing was changed.');
-    await CancellationScope.nonCancellable(() => handBack());
-    return end('refused', `${f.message} Your card has been returned unchanged.`);
+    const back = await CancellationScope.nonCancellable(() => handBack());
+    return end('refused', `${f.message} ${back ? 'Your card has been returned unchanged.' : 'Your card was not taken; please ask the staff.'}`);
   }
 
   const cardUid = uid!;
@@ -85,22 +85,33 @@ export async function addApplication(input: AddApplicationInput): Promise<AddApp
     await center.recordCardApplications(input.cardId, [{ packageId: ref.packageId, aid: ref.aid, sha256: ref.sha256 }], 'added', workflowInfo().workflowId);
   } catch (err) {
     const f = failureOf(err);
-    await CancellationScope.nonCancellable(() => handBack());
+    const back = await CancellationScope.nonCancellable(() => handBack());
     const why = f.type === 'CardSpoiled' ? 'your card refused the application' : f.message;
-    return end('failed', `The application could not be added (${why}). Your card has been returned; nothing was charged.`);
+    return end('failed', `The application could not be added (${why}). ${back ? 'Your card has been returned' : 'Your card was not taken; please ask the staff'}; nothing was charged.`);
   }
 
   p.stage = 'returning';
   p.message = 'Please take your card.';
-  await CancellationScope.nonCancellable(() => handBack());
+  const handedBack = await CancellationScope.nonCancellable(() => handBack());
+  // The application is on the card and recorded: the issuer is told whatever became of the plastic.
   p.stage = 'notifying';
   await CancellationScope.nonCancellable(() => issuerCalls.notifyApplicationAdded(input.cardId, ref.aid));
   p.stage = 'completed';
-  p.message = `${ref.name} is now on your card.`;
+  p.message = handedBack ? `${ref.name} is now on your card.` : `${ref.name} is now on your card, but the card was not taken and the kiosk kept it: please ask the staff.`;
   return p;
 
-  /** The customer's card goes back through the output slot, whatever happened. */
-  async function handBack(): Promise<void> {
-    if (uid) await terminal.returnCustomerCard(uid);
+  /**
+   * The customer's card goes back through the output slot, whatever happened. False when it could
+   * not be (not taken and pulled back in, a jam): the outcome stands, the staff hand it over.
+   */
+  async function handBack(): Promise<boolean> {
+    if (!uid) return true;
+    try {
+      await terminal.returnCustomerCard(uid);
+      return true;
+    } catch (err) {
+      log.warn('customer card not handed back', { cardId: input.cardId, error: failureOf(err).message });
+      return false;
+    }
   }
 }

@@ -11,7 +11,7 @@ import { call } from '../support/kiosk-client';
 import { Kiosk } from '../support/kiosk-client';
 import { startStack, type Stack } from '../support/stack';
 import { until } from '../support/until';
-import { insertIssuedCard } from '../../terminal-worker/simulators/simulated-applications';
+import { insertIssuedCard, SIM_APPLICATION_SPACE } from '../../terminal-worker/simulators/simulated-applications';
 import { attach, commuterFare, prepaidProduct, storePackage, type TestPackage } from './support';
 
 let stack: Stack;
@@ -165,6 +165,32 @@ test('another card inserted than the one named: refused and handed back', async 
   expect(done.message).toMatch(new RegExp(`not card ${named.cardId}`));
   expect(stack.machine(tid).dispensed.find((c) => c.uid === other.uid)!.applications?.map((a) => a.aid)).toEqual([gate.aid]);
   expect(await stack.db('card_applications').whereIn('card_id', [named.cardId, other.cardId])).toHaveLength(2);
+});
+
+test('a card that refuses the install (no room): failed, the card handed back as it was, nothing recorded or sent', async () => {
+  const { cardId, uid } = await issuedPass();
+  const { productId } = await commuterFare(stack.db);
+  const huge = await storePackage(stack.db, 'kanto-railway', { aid: 'A000000476544B23', name: 'huge', bodyBytes: SIM_APPLICATION_SPACE, productIds: [productId] });
+  try {
+    expect((await start(cardId, huge.id)).status).toBe(201);
+    await until('the kiosk to ask for the card', async () => (await progressOf(cardId)).stage === 'waiting-for-card');
+    insertIssuedCard(stack.machineFile(tid), uid);
+    const done = await until('the request to end', async () => {
+      const p = await progressOf(cardId);
+      return ['completed', 'refused', 'failed'].includes(p.stage) ? p : null;
+    });
+    expect(done.stage).toBe('failed');
+    expect(done.message).toMatch(/your card refused the application.*Your card has been returned; nothing was charged/);
+    const machine = stack.machine(tid);
+    expect(machine.transport).toBeNull();
+    expect(machine.rejectBin.map((c) => c.uid)).not.toContain(uid);
+    expect(machine.dispensed.find((c) => c.uid === uid)!.applications?.map((a) => a.aid)).toEqual([gate.aid]);
+    expect((await stack.db('cards').where({ id: cardId }).first('status')).status).toBe('issued');
+    expect(await stack.db('card_applications').where({ card_id: cardId })).toHaveLength(1);
+    expect(await stack.db('issuer_notifications').where({ type: 'card.application_added' }).where('event_id', 'like', `%${cardId}%`)).toEqual([]);
+  } finally {
+    await stack.db('product_applications').where({ package_id: huge.id }).del();
+  }
 });
 
 test('another issuer\'s package is refused, even if linked to the card\'s product behind the API\'s back', async () => {
