@@ -76,7 +76,10 @@ export function kioskApplicationRoutes(opts: KioskApplicationRouteOptions): Rout
         { key: CardIdKey, value: body.cardId },
       ],
     });
-    res.status(201).json({ workflowId, progress: await handle.query(addApplicationProgressQuery) });
+    const progress = await handle.query(addApplicationProgressQuery);
+    // Two kiosks asking at the same moment: USE_EXISTING gave this one the other's run.
+    if (progress.packageId !== body.packageId) throw new ApiError(409, 'busy', `Another application is being added to card ${body.cardId} right now; try again when it has finished.`);
+    res.status(201).json({ workflowId, progress });
   });
 
   r.get('/card-applications/:cardId', async (req, res) => {
