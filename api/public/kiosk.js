@@ -628,6 +628,7 @@
           h('h2', { testid: 'item-title' }, item.title),
           h('ul', { class: 'item-lines', testid: 'item-lines' }, item.lines.filter((l) => l !== item.title).map((l) => h('li', {}, l))),
           h('p', { class: 'muted' }, `Issued by ${item.issuerName}`),
+          item.applications && item.applications.length ? h('p', { class: 'muted', testid: 'item-applications' }, `Chip applications: ${item.applications.map((a) => a.name).join(', ')}`) : null,
           priceRows(item.quote),
         ),
       ),

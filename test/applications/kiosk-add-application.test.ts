@@ -65,3 +65,17 @@ test('add an application to my card from the kiosk page', async () => {
   expect(await byTestId(`offer-${wallet.id}`).textContent()).toContain('Already on your card');
   expect(pageErrors).toEqual([]);
 });
+
+test('the confirm screen names the applications the card will carry', async () => {
+  const { fareId } = await commuterFare(stack.db);
+  const route = await stack.db('commuter_fares').where({ id: fareId }).first('route_id');
+  await page.goto(`${stack.apiUrl}/kiosk/${stack.terminalIds[0]}`);
+  await page.locator('[data-testid^="node-"]', { hasText: 'Commuter passes' }).click();
+  await page.locator('[data-testid^="node-"]', { hasText: 'Kanto Railway' }).click();
+  await byTestId(`route-${route.route_id}`).click();
+  await byTestId(`fare-${fareId}`).click();
+  await byTestId('item-applications').waitFor({ timeout: 20_000 });
+  expect(await byTestId('item-applications').textContent()).toBe('Chip applications: station-wallet');
+  await byTestId('cancel').click();
+  expect(pageErrors).toEqual([]);
+});
