@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { addApplicationWorkflowId } from '../../domain/applications';
+import { createCardApplicationActivities } from '../../activities/center/card-applications';
 import { call } from '../support/kiosk-client';
 import { Kiosk } from '../support/kiosk-client';
 import { startStack, type Stack } from '../support/stack';
@@ -203,6 +204,16 @@ test('another issuer\'s package is refused, even if linked to the card\'s produc
   expect((await start(cardId, telco.id)).status).toBe(404);
   expect((await call(stack.apiUrl, 'GET', `/api/cards/${cardId}/application-offers`)).body.offers.map((o: { packageId: number }) => o.packageId)).not.toContain(telco.id);
   expect(await noWorkflow(cardId)).toBe(true);
+});
+
+test('recording is idempotent: a repeated record keeps one row; another package under the same AID is refused', async () => {
+  const { cardId } = await issuedPass();
+  const acts = createCardApplicationActivities({ db: stack.db });
+  const app = { packageId: wallet.id, aid: wallet.aid, sha256: wallet.sha256 };
+  expect(await acts.recordCardApplications(cardId, [app], 'added', 'wf-1')).toEqual({ recorded: 1 });
+  expect(await acts.recordCardApplications(cardId, [app], 'added', 'wf-1')).toEqual({ recorded: 0 });
+  await expect(acts.recordCardApplications(cardId, [{ ...app, packageId: gate.id }], 'added', 'wf-2')).rejects.toThrow(/already records package/);
+  expect(await stack.db('card_applications').where({ card_id: cardId, aid: wallet.aid })).toHaveLength(1);
 });
 
 test('bad input: malformed ids, unknown card, unknown terminal: 4xx with a reason, nothing started', async () => {
