@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ApplicationRef, InstallOutcome } from '../../domain/applications';
+import { isApplicationRef, type ApplicationRef, type InstallOutcome } from '../../domain/applications';
 import { PackageSourceError, type PackageSource } from '../../terminal-worker/devices/application-loader';
 import type { TerminalDevices } from '../../terminal-worker/devices/types';
 
@@ -58,6 +58,7 @@ export function createApplicationActivities(devices: TerminalDevices, packages: 
 
   return {
     async installApplication(uid: string, ref: ApplicationRef): Promise<InstallOutcome> {
+      if (!isApplicationRef(ref)) throw ApplicationFailure.nonRetryable(`Not an application package reference: ${JSON.stringify(ref)?.slice(0, 200)}`, 'InvalidRequest');
       const loader = devices.applications;
       if (!loader) throw ApplicationFailure.nonRetryable('This terminal cannot install applications on cards.', ApplicationErrorTypes.NoApplicationLoader);
       const bytes = await fetchChecked(ref);

@@ -81,6 +81,14 @@ test('a package the center does not offer is not retried; an unreachable center 
   expect(down.machine.read().transport!.applications).toBeUndefined();
 });
 
+test('a malformed package reference is refused before anything is fetched', async () => {
+  const { acts, fetched } = setup();
+  const { uid } = await acts.feedBlankCard('iss-1');
+  const err = await failure(acts.installApplication(uid, { ...ref, aid: 'not hex' }));
+  expect([err.type, err.nonRetryable]).toEqual(['InvalidRequest', true]);
+  expect(fetched).toEqual([]);
+});
+
 test('a card already holding another package under the same AID refuses: the card is spoiled', async () => {
   const { acts, machine } = setup();
   const { uid } = await acts.feedBlankCard('iss-1');
