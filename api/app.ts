@@ -11,6 +11,8 @@ import { posRoutes } from './routes/pos';
 import { terminalPackageRoutes } from './routes/terminal-packages';
 import { kioskApplicationRoutes } from './routes/kiosk-applications';
 import { verifyRoutes } from './routes/verify';
+import { userRoutes, type UserRouteOptions } from './routes/users';
+import { operatorUserRoutes } from './routes/operator-users';
 import { cardSigningKeys, type CardSigningKeys } from '../lib/card-signing';
 import { errorHandler, notFound } from './errors';
 import { operatorAuth, type OperatorToken } from './operator-auth';
@@ -18,7 +20,7 @@ import { OperatorSessions, operatorLoginRoutes } from './operator-session';
 import { loadConfig } from '../lib/config';
 import type { PayloadCodec } from '@temporalio/common';
 
-export type AppOptions = KioskRouteOptions & {
+export type AppOptions = KioskRouteOptions & Pick<UserRouteOptions, 'userSessionTtlMs'> & {
   defaultTerminalId?: string;
   finance?: FinanceRouteOptions['finance'];
   /** The payload codec to serve to the Temporal Web UI at /api/codec (operators only). */
@@ -45,6 +47,9 @@ export function createApp(opts: AppOptions): Express {
   }
   // First: gates call it at every entry, so it skips the other routers (and has its own small body limit).
   app.use('/api/verify', express.json({ limit: '16kb' }), verifyRoutes({ db: opts.db, cardKeys: opts.cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR) }));
+  // Registered users: before the issuer API (which answers unknown /api/operator/… paths) and the JSON parser (registration carries a photo).
+  app.use('/api/operator/users', operatorUserRoutes(opts.db, operatorAuth(operatorTokens, sessions)));
+  app.use('/api', userRoutes(opts));
   app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens, revocations: { temporal: opts.temporal, centerTaskQueue: opts.centerTaskQueue } })); // before the JSON parser: its routes parse their own bodies
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));

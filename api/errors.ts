@@ -3,7 +3,7 @@
  * with a 4xx for the caller's mistakes and 5xx for ours.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, ActivityFailure } from '@temporalio/common';
 import { ZodError } from 'zod';
 import { logger } from '../lib/logger';
@@ -23,6 +23,7 @@ const UPDATE_FAILURE_STATUS: Record<string, [number, string]> = {
   InvalidRequest: [422, 'invalid_request'],
   SlipExpired: [409, 'slip_closed'],
   PaymentMethodUnavailable: [422, 'payment_method_unavailable'],
+  HolderPhotoRequired: [422, 'photo_required'],
 };
 
 export function fromUpdateFailure(err: WorkflowUpdateFailedError): ApiError {
@@ -47,9 +48,25 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   else if (err instanceof WorkflowUpdateFailedError) e = fromUpdateFailure(err);
   else if (/workflow execution already completed/i.test(err?.message ?? '')) e = new ApiError(409, 'issuance_finished', 'This issuance has already finished.');
   else if (err instanceof WorkflowNotFoundError) e = new ApiError(404, 'unknown_issuance', 'No such issuance.');
-  else {
+  else if (isTemporalBusy(err)) {
+    // The workflow's worker did not answer in time (a Query waits for it) or the server is out of
+    // reach: nothing was lost and a retry with the same requestId is answered once, so the kiosk
+    // is told to try again (it retries 503 by itself) rather than shown an internal error.
+    logger.warn({ path: req.path, grpcCode: (err as ServiceError).cause && (err.cause as { code?: number }).code }, 'Temporal busy or unreachable; answered 503');
+    res.setHeader('Retry-After', '1');
+    e = new ApiError(503, 'busy', 'The center is busy right now. Please try again in a moment.');
+  } else {
     logger.error({ err, path: req.path }, 'unhandled API error');
     e = new ApiError(500, 'internal', 'Something went wrong on our side. Please try again.');
   }
   res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
 };
+
+/** gRPC status codes meaning "not now" rather than "wrong": DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
+const BUSY_GRPC_CODES = new Set([4, 8, 14]);
+
+function isTemporalBusy(err: unknown): boolean {
+  if (!(err instanceof ServiceError)) return false;
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' && BUSY_GRPC_CODES.has(code);
+}

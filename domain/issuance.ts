@@ -3,6 +3,7 @@
  * far production has come. Pure types and rules, safe inside the workflow bundle.
  */
 import type { PaymentMethodName, PaymentProgress } from './payments';
+import type { HolderFace } from './users';
 import type { ApplicationRef } from './applications';
 
 export type ProductType = 'concert' | 'commuter' | 'prepaid';
@@ -34,6 +35,8 @@ export interface HeldItem {
   faceImage: string | null;
   quote: Quote;
   selection: Selection;
+  /** Bought by a registered user, or a product printing the holder's photo: what the face carries of the holder. */
+  holderFace?: HolderFace;
   /** CPU card products: the application packages the card will carry (ids and SHA-256s, no bytes). */
   applications?: ApplicationRef[];
 }

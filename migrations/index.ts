@@ -11,6 +11,7 @@ import * as paymentHosts from './005_payment_hosts';
 import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
 import * as cardRevocations from './008_card_revocations';
+import * as registeredUsers from './009_registered_users';
 import * as cardApplications from './013_card_applications';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
@@ -22,6 +23,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '006_issuer_api': issuerApi,
   '007_settlement_batches': settlementBatches,
   '008_card_revocations': cardRevocations,
+  '009_registered_users': registeredUsers,
   '013_card_applications': cardApplications,
 };
 

@@ -10,8 +10,9 @@ bash scripts/ensure-test-services.sh
 # Compiled tests of removed sources must not linger in dist/.
 rm -rf dist/test
 npx tsc -p tsconfig.json
-# Old test databases from earlier runs are dropped so they do not pile up.
-mysql --user=root -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'icc\\_test\\_%'" | while read -r db; do mysql --user=root -e "DROP DATABASE \`$db\`"; done
+# Test databases left behind by interrupted runs are dropped so they do not pile up — only those
+# untouched for 3 hours, so a suite running elsewhere on this server keeps its database.
+mysql --user=root -N -e "SELECT table_schema FROM information_schema.tables WHERE table_schema LIKE 'icc\\_test\\_%' GROUP BY table_schema HAVING MAX(GREATEST(create_time, COALESCE(update_time, create_time))) < NOW() - INTERVAL 3 HOUR" | while read -r db; do mysql --user=root -e "DROP DATABASE \`$db\`"; done
 results=$(mktemp)
 status=0
 npx jest --runInBand --json --outputFile="$results" "$@" || status=$?

@@ -5,6 +5,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { CashState, HeldItem, PaymentMethod, Progress, Selection } from '../domain/issuance';
 import type { CardEntry, RegisterPaymentReport } from '../domain/payments';
+import type { IssuanceHolder } from '../domain/users';
 
 export const selectItemUpdate = defineUpdate<HeldItem, [Selection]>('selectItem');
 export const confirmUpdate = defineUpdate<Progress, []>('confirm');
@@ -26,6 +27,8 @@ export interface IssuanceInput {
   terminalId: string;
   /** How long the customer may be idle before the hold lapses and the issuance ends. */
   holdTtlMs: number;
+  /** A registered user logged in at the kiosk (their user ID goes on the card); absent for anonymous customers. */
+  holder?: IssuanceHolder;
   /** Timing knobs for the terminal's activities; tests shorten them. */
   terminal?: {
     /** How long a device step may wait for the terminal to pick it up (terminal offline). */

@@ -178,7 +178,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     async (selection) => {
       inFlight++;
       try {
-        const item = await center.holdItem(issuanceId, terminalId, selection, input.holdTtlMs);
+        const item = await center.holdItem(issuanceId, terminalId, selection, input.holdTtlMs, ...(input.holder ? [input.holder] : []));
         p.item = item;
         setStage('selected', null, [
           { key: IssuerIdKey, value: item.issuerId },
@@ -456,7 +456,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
           await center.recordCardApplications(cardId, applications.map((a) => ({ packageId: a.packageId, aid: a.aid, sha256: a.sha256 })), 'issuance', issuanceId);
         }
         step('printing');
-        await terminal.printFace(uid, { title: item.title, lines: item.lines, imageUrl: item.faceImage, cardId });
+        const holder = item.holderFace ? await center.holderFaceDetails(issuanceId, item.holderFace) : null;
+        await terminal.printFace(uid, { title: item.title, lines: holder?.holderName ? [...item.lines, `Holder: ${holder.holderName}`] : item.lines, imageUrl: item.faceImage, cardId, ...(holder?.photoPngBase64 ? { holderPhotoPng: holder.photoPngBase64 } : {}) });
         step('dispensing');
         await terminal.presentCard(uid);
         await center.setCardStatus(cardId, 'issued');

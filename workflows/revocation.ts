@@ -1,5 +1,6 @@
 /**
- * Revocation of an issued card, started by its issuer through the issuer API.
+ * Revocation of an issued card, started by its issuer through the issuer API
+ * (api/routes/issuer/revocations.ts) or by its registered owner at a kiosk (api/routes/users.ts).
  *
  * Workflow ID = `revocation-<cardId>` (domain/revocation.ts): one revocation runs at a time per
  * card, and a repeated request finds the running one or, once it has finished, a new run that

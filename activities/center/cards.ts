@@ -13,6 +13,7 @@ import { loadConfig } from '../../lib/config';
 import { isUniqueViolation } from '../../lib/db';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
+import { renewalValidity } from './holders';
 
 export function createCardActivities({ db, now = Date.now, cardKeys }: CenterDeps) {
   const signingKeys = () => cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR);
@@ -47,13 +48,14 @@ export function createCardActivities({ db, now = Date.now, cardKeys }: CenterDep
       const issuedAtMs = Number(card.created_at_ms);
       const selection = JSON.parse(iss.selection) as Selection;
       const item = await cardItem(db, selection, issuedAtMs);
+      item.validity = (await renewalValidity(db, iss, issuedAtMs)) ?? item.validity; // "renew my pass" continues the old one
       const record: CardRecord = {
         issuanceId,
         cardId,
         issuerId: iss.issuer_id,
         productType: iss.product_type,
         product: { productId: Number(iss.product_id), title: iss.title, ...selection, ...item.details },
-        userId: null,
+        userId: iss.user_id ?? null,
         issuedAt: new Date(issuedAtMs).toISOString(),
         validFrom: new Date(item.validity.validFromMs).toISOString(),
         validUntil: item.validity.validUntilMs === null ? null : new Date(item.validity.validUntilMs).toISOString(),

@@ -4,10 +4,12 @@
  */
 import type { Knex } from 'knex';
 import type { HeldItem, Selection } from '../../domain/issuance';
+import type { IssuanceHolder } from '../../domain/users';
 import { formatMoney } from '../../domain/money';
 import type { CenterDeps } from './deps';
 import { productApplications } from './card-applications';
 import { refuse } from './errors';
+import { checkHolder } from './holders';
 
 type ItemRow = Omit<HeldItem, 'quote' | 'selection'> & { priceMinor: number; customerFeeMinor: number; currency: string };
 
@@ -96,7 +98,8 @@ async function freeHeldSeats(trx: Knex, issuanceId: string, exceptSeatId?: numbe
 
 export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
   return {
-    async holdItem(issuanceId: string, terminalId: string, selection: Selection, holdTtlMs: number): Promise<HeldItem> {
+    /** `holder`: the registered user logged in at the kiosk, if any (activities/center/holders.ts). */
+    async holdItem(issuanceId: string, terminalId: string, selection: Selection, holdTtlMs: number, holder?: IssuanceHolder): Promise<HeldItem> {
       return db.transaction(async (trx) => {
         const terminal = await trx('terminals').where({ id: terminalId, active: true }).first('id');
         if (!terminal) throw refuse('UnknownTerminal', `Terminal ${terminalId} is not registered or not active.`);
@@ -117,6 +120,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           item = await loadPrepaid(trx, selection.valueId);
           if (!item) throw refuse('UnknownItem', `There is no prepaid value ${selection.valueId} on sale.`);
         }
+        const registered = await checkHolder(trx, item, selection, holder);
         await freeHeldSeats(trx, issuanceId, selection.kind === 'seat' ? selection.seatId : undefined);
         const applications = await productApplications(trx, item.productId, item.issuerId);
 
@@ -134,6 +138,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           currency: quote.currency,
           status: 'held',
           updated_at_ms: now(),
+          ...(holder ? registered.row : {}),
         };
         // One upsert statement: an UPDATE of a missing row followed by an INSERT takes a gap lock
         // in MySQL and deadlocks against other kiosks doing the same.
@@ -151,6 +156,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           faceImage: item.faceImage,
           quote,
           selection,
+          ...(registered.face ? { holderFace: registered.face } : {}),
           ...(applications.length > 0 ? { applications } : {}),
         };
       });

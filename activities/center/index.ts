@@ -4,6 +4,7 @@ import { createCardPaymentActivities } from './card-payments';
 import { createRegisterPaymentActivities } from './register-payments';
 import type { CenterDeps } from './deps';
 import { createHoldActivities } from './holds';
+import { createHolderActivities } from './holders';
 import { createNotificationActivities } from './notifications';
 import { createPaymentActivities } from './payments';
 import { createRevocationActivities } from './revocations';
@@ -26,6 +27,7 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createSaleRefundActivities(deps),
     ...createSettlementActivities(deps),
     ...createRevocationActivities(deps),
+    ...createHolderActivities(deps),
     ...createCardApplicationActivities(deps),
   };
 }

@@ -3,7 +3,7 @@
  * then a signed card.revoked event to the issuer, stored first with a stable id so retries and
  * repeats send the same event the issuer dedupes on.
  */
-import { revocationEventId, type RevocationInput } from '../../domain/revocation';
+import { revocationEventId, type RevocationInput, type RevocationRequester } from '../../domain/revocation';
 import { isUniqueViolation } from '../../lib/db';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
@@ -28,7 +28,7 @@ export function createRevocationActivities(deps: CenterDeps) {
         productId: Number(r.product_id),
         productType: r.product_type,
         reason: r.reason,
-        requestedBy: { kind: r.requested_by_kind, apiKeyId: r.requested_by_id },
+        requestedBy: r.requested_by_kind === 'owner' ? { kind: 'owner', userId: r.requested_by_id } : { kind: r.requested_by_kind, apiKeyId: r.requested_by_id },
         requestId: r.request_id,
         revokedAt: new Date(Number(r.revoked_at_ms)).toISOString(),
       },
@@ -44,9 +44,9 @@ export function createRevocationActivities(deps: CenterDeps) {
   return {
     /** Marks the card revoked; verification refuses it from the moment this commits. */
     async revokeCard(input: RevocationInput, workflowId: string): Promise<{ revokedAtMs: number; alreadyRevoked: boolean }> {
-      const card = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', input.cardId).first('c.id', 'i.issuer_id');
-      // The API checked ownership before starting; checked again so no other path can revoke another issuer's card.
-      if (!card || input.requestedBy.kind !== 'issuer' || card.issuer_id !== input.requestedBy.id) throw refuse('UnknownItem', `There is no card ${input.cardId} of this issuer.`);
+      const card = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', input.cardId).first('c.id', 'i.issuer_id', 'i.user_id');
+      // The API checked ownership before starting; checked again so no other path can revoke another issuer's (or owner's) card.
+      if (!card || !ownsCard(card, input.requestedBy)) throw refuse('UnknownItem', `There is no card ${input.cardId} of this ${input.requestedBy.kind === 'owner' ? 'user' : 'issuer'}.`);
       const existing = await db('card_revocations').where({ card_id: input.cardId }).first('revoked_at_ms');
       if (existing) return { revokedAtMs: Number(existing.revoked_at_ms), alreadyRevoked: true };
       const revokedAtMs = now();
@@ -56,7 +56,7 @@ export function createRevocationActivities(deps: CenterDeps) {
           issuer_id: card.issuer_id,
           reason: input.reason,
           requested_by_kind: input.requestedBy.kind,
-          requested_by_id: input.requestedBy.keyId,
+          requested_by_id: input.requestedBy.kind === 'issuer' ? input.requestedBy.keyId : input.requestedBy.id,
           request_id: input.requestId,
           workflow_id: workflowId,
           revoked_at_ms: revokedAtMs,
@@ -73,4 +73,11 @@ export function createRevocationActivities(deps: CenterDeps) {
       return deliverIssuerEvent(deps, await ensureRevokedEvent(cardId));
     },
   };
+}
+
+/** An issuer revokes only its own cards; an owner only the cards bought under their user ID. */
+function ownsCard(card: { issuer_id: string; user_id: string | null }, by: RevocationRequester): boolean {
+  if (by.kind === 'issuer') return card.issuer_id === by.id;
+  if (by.kind === 'owner') return card.user_id !== null && card.user_id === by.id;
+  return false;
 }

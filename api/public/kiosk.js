@@ -59,6 +59,25 @@
     brand: 'Choose a brand',
   };
 
+  /**
+   * Extension points for kiosk-users.js (registered users: login, registration, my cards, renew,
+   * autofill). They do nothing when that file is absent.
+   */
+  const hooks = {
+    /** Headers for every request (the logged-in user's session). */
+    authHeaders: () => ({}),
+    /** The center refused the session (expired, or logged out elsewhere). */
+    onUnauthorized: () => {},
+    /** Extra content on the home screen (the member bar). */
+    homeExtras: () => null,
+    /** Extra content on the confirm screen (the pass holder, filled in from the registration). */
+    confirmExtras: () => null,
+    /** Whether a commuter route is the logged-in user's own (listed first and marked). */
+    isMyRoute: () => false,
+    /** An end screen was left alone: the next customer must not find someone still logged in. */
+    onIdle: () => {},
+  };
+
   // ---------------------------------------------------------------------------------------------
   // Small helpers
 
@@ -130,7 +149,7 @@
   async function api(method, path, body) {
     const res = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...hooks.authHeaders() },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -142,6 +161,7 @@
     }
     if (!res.ok) {
       const err = (data && data.error) || {};
+      if (res.status === 401 && ['session_expired', 'login_required'].includes(err.code)) hooks.onUnauthorized(err.code);
       throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || `The center answered ${res.status}. Please try again.`);
     }
     return data;
@@ -421,6 +441,7 @@
     setScreen(
       'catalogue',
       heading(title, isRoot ? 'Tap a card type to begin.' : null),
+      isRoot ? hooks.homeExtras() : null,
       h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles),
       empty,
       isRoot ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-secondary', testid: 'my-card', onclick: () => go('My card', screenMyCard) }, 'Add an application to my card')) : null,
@@ -537,12 +558,13 @@
   }
 
   function screenRoutes(product) {
-    const tiles = product.routes.map((route) => {
+    const routes = [...product.routes].sort((a, b) => Number(hooks.isMyRoute(b)) - Number(hooks.isMyRoute(a)));
+    const tiles = routes.map((route) => {
       const from = Math.min(...route.fares.map((f) => f.priceMinor));
       return tile({
         testid: `route-${route.id}`,
         title: `${route.origin} ⇄ ${route.destination}`,
-        detail: `1 month from ${money(from, product.currency)}`,
+        detail: `${hooks.isMyRoute(route) ? 'Your registered route · ' : ''}1 month from ${money(from, product.currency)}`,
         aside: 'Choose period ›',
         onclick: () => go(`${route.origin} – ${route.destination}`, () => screenFares(product, route)),
       });
@@ -630,6 +652,7 @@
           h('p', { class: 'muted' }, `Issued by ${item.issuerName}`),
           item.applications && item.applications.length ? h('p', { class: 'muted', testid: 'item-applications' }, `Chip applications: ${item.applications.map((a) => a.name).join(', ')}`) : null,
           priceRows(item.quote),
+          hooks.confirmExtras(item),
         ),
       ),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'confirm', onclick: confirmItem }, 'Confirm')),
@@ -1004,9 +1027,24 @@
     clearTimeout(state.idleTimer);
     const screen = state.screen;
     state.idleTimer = setTimeout(() => {
-      if (state.screen === screen) resetToHome();
+      if (state.screen !== screen) return;
+      hooks.onIdle();
+      resetToHome();
     }, IDLE_RESET_MS);
   }
+
+  /** An issuance started elsewhere (a renewal from "my purchases") with its item held: on to Confirm. */
+  function adoptIssuance(body) {
+    // Its picker is the screen it was started from: Back from Confirm gives the hold back.
+    const iss = { id: body.issuanceId, pickerDepth: state.nav.length, progress: body.progress, item: body.item, cash: null, paidAt: 0, handedOverAt: 0, finished: false };
+    state.issuance = iss;
+    state.deadline = body.progress.customerDeadline;
+    poll(iss);
+    return go('Confirm', screenConfirm);
+  }
+
+  /** What kiosk-users.js builds its screens with. */
+  window.KioskCore = { hooks, TERMINAL_ID, h, api, update, ApiError, go, setScreen, heading, tile, busy, showError, clearError, money, state, resetToHome, renderChrome, adoptIssuance, newRequestId };
 
   // ---------------------------------------------------------------------------------------------
   // Screens: adding an application to an issued card (api/routes/kiosk-applications.ts; free)
@@ -1086,5 +1124,7 @@
     resetToHome();
   }
 
-  init();
+  // After every deferred script (kiosk-users.js registers its hooks first).
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
 })();

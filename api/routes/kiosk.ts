@@ -24,6 +24,7 @@ import { captureCardAtEdge, CardEdgeError } from '../../lib/card-edge';
 import { CardDataError, cardVaultKeyProvider, createCardVault, type CardVault } from '../../lib/card-vault';
 import { loadConfig } from '../../lib/config';
 import { paymentKeyProvider, PaymentKeyError, type PaymentKeyProvider } from '../../lib/payment-keys';
+import { holderFromSession } from './users';
 
 export interface KioskRouteOptions {
   db: Db;
@@ -76,7 +77,8 @@ export function kioskRoutes(opts: KioskRouteOptions): Router {
     const terminal = await db('terminals').where({ id: tid, active: true }).first('id');
     if (!terminal) throw new ApiError(404, 'unknown_terminal', `Terminal ${tid} is not registered or not active.`);
     const id = issuanceIdFor(tid, body.requestId);
-    const input: IssuanceInput = { ...opts.issuanceDefaults, issuanceId: id, terminalId: tid, holdTtlMs: opts.holdTtlMs };
+    const holder = await holderFromSession(db, req, tid); // a registered user logged in at this kiosk (Authorization: Bearer <session>)
+    const input: IssuanceInput = { ...opts.issuanceDefaults, issuanceId: id, terminalId: tid, holdTtlMs: opts.holdTtlMs, ...(holder ? { holder } : {}) };
     const handle = await temporal.workflow.start(issuance, {
       taskQueue: opts.centerTaskQueue,
       workflowId: id,

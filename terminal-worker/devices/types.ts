@@ -28,6 +28,8 @@ export interface CardFace {
   lines: string[];
   imageUrl: string | null;
   cardId: string;
+  /** The registered holder's photo (PNG bytes, base64) when the product prints it. */
+  holderPhotoPng?: string | null;
 }
 
 /** Stocker, transport, print head and output slot of the card printer. */

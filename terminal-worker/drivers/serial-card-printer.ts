@@ -141,9 +141,9 @@ export class SerialCardPrinter implements CardPath {
     return uid;
   }
 
-  async print(face: CardFace & { holderPhoto?: Uint8Array | null }, onProgress: OnProgress): Promise<void> {
+  async print(face: CardFace, onProgress: OnProgress): Promise<void> {
     const image = face.imageUrl ? await this.o.loadImage(face.imageUrl).catch(() => null) : null;
-    const bands = panelBands(renderFacePixels(face, { image, photo: face.holderPhoto ?? null }), PANEL_BANDS);
+    const bands = panelBands(renderFacePixels(face, { image, photo: face.holderPhotoPng ? Buffer.from(face.holderPhotoPng, 'base64') : null }), PANEL_BANDS);
     await this.command(Cmd.sequenceStart);
     for (let i = 0; i < bands.length; i++) {
       await this.command(Cmd.downloadBand, ['k', i, bands.length, bands[i]!.toString('base64')]);

@@ -11,7 +11,8 @@ export interface SimCard {
   uid: string;
   chipBase64: string;
   printState: PrintState;
-  face: { title: string; lines: string[]; cardId: string } | null;
+  /** What was printed; the holder's photo by its SHA-256 (the state file keeps no personal image). */
+  face: { title: string; lines: string[]; cardId: string; holderPhotoSha256?: string } | null;
   /** Applications installed on the chip (simulated-applications.ts); absent: none. */
   applications?: SimApplication[];
 }

@@ -4,7 +4,7 @@
  * dispenser; the receipt printer. Physical state lives in a MachineStateFile so it survives a
  * crash of the worker; each step takes the configured time and reports progress.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError, type CardFace, type CardPath, type CardPathStatus, type ChipEncoder, type CashUnit, type OnProgress, type ReceiptPrinter, type TerminalDevices } from '../devices/types';
 import { MachineStateFile } from './machine-state';
@@ -58,7 +58,7 @@ class SimCardPath implements CardPath {
     this.m.update((st) => {
       if (!st.transport) throw new DeviceError('NO_CARD', 'the card left the print head while printing');
       st.transport.printState = 'printed';
-      st.transport.face = { title: face.title, lines: face.lines, cardId: face.cardId };
+      st.transport.face = { title: face.title, lines: face.lines, cardId: face.cardId, ...(face.holderPhotoPng ? { holderPhotoSha256: createHash('sha256').update(Buffer.from(face.holderPhotoPng, 'base64')).digest('hex') } : {}) };
     });
   }
 

@@ -10,7 +10,7 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Db } from '../../../lib/db';
-import { REVOCATION_REASONS, revocationWorkflowId, type RevocationInput } from '../../../domain/revocation';
+import { REVOCATION_REASONS, requesterLabel, revocationWorkflowId, type RevocationInput } from '../../../domain/revocation';
 import { CardIdKey, IssuerIdKey, RevocationReasonKey } from '../../../domain/search-attributes';
 import { ApiError } from '../../errors';
 import { isoTime, notFound } from './common';
@@ -28,7 +28,9 @@ const Revocation = z
     cardId: z.string(),
     status: z.enum(['revoked', 'pending']).describe('revoked: verification refuses the card; pending: the workflow has not marked it yet'),
     reason: z.enum(REVOCATION_REASONS),
-    requestedBy: z.object({ kind: z.literal('issuer'), apiKeyId: z.string() }),
+    requestedBy: z
+      .discriminatedUnion('kind', [z.object({ kind: z.literal('issuer'), apiKeyId: z.string() }), z.object({ kind: z.literal('owner'), userId: z.string() })])
+      .describe('issuer: your API key that asked; owner: the registered user who reported the card at a kiosk'),
     requestId: z.string(),
     revokedAt: z.string().nullable(),
     workflowId: z.string(),
@@ -46,13 +48,13 @@ const RevocationCreate = z
 
 const cardParams = z.object({ cardId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be a card id') }).strict();
 
-type RevocationRow = { card_id: string; reason: string; requested_by_id: string; request_id: string; revoked_at_ms: number | string; workflow_id: string };
+type RevocationRow = { card_id: string; reason: string; requested_by_kind: string; requested_by_id: string; request_id: string; revoked_at_ms: number | string; workflow_id: string };
 
 const dto = (r: RevocationRow, alreadyRevoked: boolean) => ({
   cardId: r.card_id,
   status: 'revoked' as const,
   reason: r.reason as RevocationInput['reason'],
-  requestedBy: { kind: 'issuer' as const, apiKeyId: r.requested_by_id },
+  requestedBy: r.requested_by_kind === 'owner' ? { kind: 'owner' as const, userId: r.requested_by_id } : { kind: 'issuer' as const, apiKeyId: r.requested_by_id },
   requestId: r.request_id,
   revokedAt: isoTime(r.revoked_at_ms),
   workflowId: r.workflow_id,
@@ -97,7 +99,7 @@ export function revocationRouteDefs(db: Db, deps?: RevocationRouteDeps): AnyRout
             { key: IssuerIdKey, value: issuer.issuerId },
             { key: RevocationReasonKey, value: body.reason },
           ],
-          memo: { card: card.id, reason: body.reason, requestedBy: `issuer ${issuer.issuerId} (API key ${issuer.keyId})`, requestId: body.requestId },
+          memo: { card: card.id, reason: body.reason, requestedBy: requesterLabel(input.requestedBy), requestId: body.requestId },
         });
         const deadline = Date.now() + (deps.waitMs ?? 5000);
         while (Date.now() < deadline) {
