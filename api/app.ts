@@ -9,6 +9,8 @@ import { codecRoutes } from './routes/codec';
 import { issuerApiRoutes } from './routes/issuer';
 import { posRoutes } from './routes/pos';
 import { reloadRoutes, type ReloadRouteOptions } from './routes/reload';
+import { terminalPackageRoutes } from './routes/terminal-packages';
+import { kioskApplicationRoutes } from './routes/kiosk-applications';
 import { verifyRoutes } from './routes/verify';
 import { userRoutes, type UserRouteOptions } from './routes/users';
 import { operatorUserRoutes } from './routes/operator-users';
@@ -54,6 +56,8 @@ export function createApp(opts: AppOptions): Express {
   app.use(express.json({ limit: '100kb' }));
   app.get('/api/health', (_req, res) => res.json({ ok: true }));
   app.use('/api', catalogueRoutes(opts.db));
+  app.use('/api', terminalPackageRoutes(opts.db));
+  app.use('/api', kioskApplicationRoutes(opts));
   app.use('/api', kioskRoutes(opts));
   app.use('/api', reloadRoutes(opts));
   app.use('/api/pos', posRoutes(opts));

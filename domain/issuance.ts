@@ -4,6 +4,7 @@
  */
 import type { PaymentMethodName, PaymentProgress } from './payments';
 import type { HolderFace } from './users';
+import type { ApplicationRef } from './applications';
 
 export type ProductType = 'concert' | 'commuter' | 'prepaid';
 
@@ -38,6 +39,8 @@ export interface HeldItem {
   holderFace?: HolderFace;
   /** A prepaid card sold from the kiosk's stock of pre-loaded cards, activated by its issuer at sale. */
   fromStock?: boolean;
+  /** CPU card products: the application packages the card will carry (ids and SHA-256s, no bytes). */
+  applications?: ApplicationRef[];
 }
 
 export type PaymentMethod = PaymentMethodName;

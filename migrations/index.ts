@@ -13,6 +13,7 @@ import * as settlementBatches from './007_settlement_batches';
 import * as cardRevocations from './008_card_revocations';
 import * as registeredUsers from './009_registered_users';
 import * as stockCardsAndReloads from './011_stock_cards_and_reloads';
+import * as cardApplications from './013_card_applications';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '008_card_revocations': cardRevocations,
   '009_registered_users': registeredUsers,
   '011_stock_cards_and_reloads': stockCardsAndReloads,
+  '013_card_applications': cardApplications,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

@@ -5,6 +5,7 @@
  *
  *   card path  — KioskCardPath: SerialCardPrinter (serialport) + the reader at its contact station
  *   chip       — StationChipEncoder: PcscChipEncoder (pcsclite → pcscd)
+ *   applications — StationApplicationLoader: the GlobalPlatform installer on the same reader
  *   cash       — simulated (state file) until the ccTalk driver is plugged in here
  *   receipt    — simulated (state file) until the ESC/POS driver is plugged in here
  */
@@ -12,6 +13,7 @@ import type { TerminalDevices } from './devices/types';
 import { KioskCardPath } from './drivers/kiosk-card-path';
 import { SerialCardPrinter } from './drivers/serial-card-printer';
 import { StationChipEncoder } from './drivers/station-chip-encoder';
+import { StationApplicationLoader } from './drivers/station-application-loader';
 import { createSimulatedDevices } from './simulators/simulated-devices';
 import type { SimTimings } from './simulators/timings';
 
@@ -41,7 +43,7 @@ export async function assembleTerminalDevices(s: KioskDeviceSettings, log: (msg:
   const sim = createSimulatedDevices(s.simulated.stateFile, s.simulated.timings);
 
   return {
-    devices: { cardPath, chip, cash: sim.cash, receipt: sim.receipt },
+    devices: { cardPath, chip, cash: sim.cash, receipt: sim.receipt, applications: new StationApplicationLoader(chip, { maxCommandData: s.reader.maxCommandData }) },
     describe: {
       cardPrinter: `serial ${s.printer.path} @ ${s.printer.baudRate}`,
       icReader: `PC/SC ${chip.readerName ?? JSON.stringify(s.reader.reader)}`,

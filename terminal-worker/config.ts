@@ -37,6 +37,9 @@ const schema = z.object({
   /** A presented card not taken within this time is pulled back into the reject bin. */
   CARD_TAKE_TIMEOUT_MS: ms.default(30000),
 
+  /** The center's API, where the terminal fetches application packages before installing them on cards. */
+  CENTER_API_URL: z.string().url().default('http://localhost:3000'),
+
   /** How long SIGTERM waits for the step in progress to finish before cancelling it. */
   TERMINAL_SHUTDOWN_GRACE_MS: ms.default(30000),
 

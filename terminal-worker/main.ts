@@ -33,6 +33,7 @@ import { MachineStateFile } from './simulators/machine-state';
 import { DEMO_TIMINGS, timingsFromEnv, type SimTimings } from './simulators/timings';
 import { createTerminalWorker } from './worker';
 import { simulatedPaymentCardDeviceFor } from './devices/payment-devices';
+import { httpPackageSource } from './devices/application-loader';
 
 /** The emulated kiosk's motion timings from the simulator timings (SIM_*_MS), so one set of knobs drives both. */
 function kioskTimings(t: SimTimings, tc: TerminalConfig) {
@@ -103,6 +104,7 @@ async function main() {
     dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),
     stopping: () => stopping,
     shutdownGraceMs: tc.TERMINAL_SHUTDOWN_GRACE_MS,
+    packages: httpPackageSource(tc.CENTER_API_URL, terminalId),
     activityInterceptors: [...killBeforeActivity(process.env.FAULT_KILL_BEFORE_ACTIVITY), ...killAfterActivity(process.env.FAULT_KILL_AFTER_ACTIVITY)],
   });
   // The SDK's runtime also shuts the worker down on these signals; this only marks it for the activities.

@@ -7,6 +7,7 @@ import { NativeConnection, Worker, type ActivityInterceptorsFactory } from '@tem
 import { createTerminalActivities } from '../activities/terminal';
 import { terminalTaskQueue } from '../domain/issuance';
 import type { TerminalDevices } from './devices/types';
+import type { PackageSource } from './devices/application-loader';
 
 export interface TerminalWorkerOptions {
   connection: NativeConnection;
@@ -19,6 +20,8 @@ export interface TerminalWorkerOptions {
   /** How long shutdown lets the step in progress finish (a print, a chip write) before cancelling it. */
   shutdownGraceMs?: number;
   activityInterceptors?: ActivityInterceptorsFactory[];
+  /** Where application packages are fetched from (the center's API). */
+  packages?: PackageSource;
 }
 
 export async function createTerminalWorker(opts: TerminalWorkerOptions): Promise<Worker> {
@@ -26,7 +29,7 @@ export async function createTerminalWorker(opts: TerminalWorkerOptions): Promise
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: terminalTaskQueue(opts.terminalId),
-    activities: createTerminalActivities(opts.devices, { stopping: opts.stopping }),
+    activities: createTerminalActivities(opts.devices, { stopping: opts.stopping, packages: opts.packages }),
     dataConverter: opts.dataConverter,
     maxConcurrentActivityTaskExecutions: 1,
     // Finish the step in progress (a crashed worker's step is retried elsewhere only after its

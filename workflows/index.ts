@@ -4,3 +4,4 @@ export { settlement, settlementTrigger } from './settlement';
 export { paymentReversal } from './payment-reversal';
 export { revocation } from './revocation';
 export { reload } from './reload';
+export { addApplication } from './add-application';

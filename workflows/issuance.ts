@@ -432,6 +432,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       if (card.status === 'authorized') capture = async () => void (await center.captureCardPayment(card.paymentId));
     }
 
+    // CPU card products: the packages held with the item (ids and SHA-256s; the terminal fetches the bytes).
+    const applications = item.applications ?? [];
     const maxAttempts = input.maxCardAttempts ?? 3;
     for (let attempt = 1; !p.cardId; attempt++) {
       if (attempt > maxAttempts) throw ApplicationFailure.nonRetryable(`No good card after ${maxAttempts} tries.`, 'ProductionFailed');
@@ -452,6 +454,12 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
           step('verifying');
           await terminal.verifyChip(uid, recordBase64);
           await center.setCardStatus(cardId, 'written');
+        }
+        if (applications.length > 0) {
+          // Still "verifying" on the progress bar. A card that refuses is spoiled (CardSpoiled);
+          // damaged package bytes (PackageChecksum) end production: every card would get them.
+          for (const app of applications) await terminal.installApplication(uid, app);
+          await center.recordCardApplications(cardId, applications.map((a) => ({ packageId: a.packageId, aid: a.aid, sha256: a.sha256 })), 'issuance', issuanceId);
         }
         step('printing');
         const holder = item.holderFace ? await center.holderFaceDetails(issuanceId, item.holderFace) : null;

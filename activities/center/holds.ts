@@ -7,6 +7,7 @@ import type { HeldItem, Selection } from '../../domain/issuance';
 import type { IssuanceHolder } from '../../domain/users';
 import { formatMoney } from '../../domain/money';
 import type { CenterDeps } from './deps';
+import { productApplications } from './card-applications';
 import { refuse } from './errors';
 import { checkHolder } from './holders';
 
@@ -122,6 +123,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
         }
         const registered = await checkHolder(trx, item, selection, holder);
         await freeHeldSeats(trx, issuanceId, selection.kind === 'seat' ? selection.seatId : undefined);
+        const applications = await productApplications(trx, item.productId, item.issuerId);
 
         const quote = { currency: item.currency, priceMinor: item.priceMinor, customerFeeMinor: item.customerFeeMinor, totalMinor: item.priceMinor + item.customerFeeMinor };
         const row = {
@@ -157,6 +159,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           selection,
           ...(registered.face ? { holderFace: registered.face } : {}),
           ...(item.fromStock ? { fromStock: true } : {}),
+          ...(applications.length > 0 ? { applications } : {}),
         };
       });
     },

@@ -1,4 +1,5 @@
 import { createCardActivities } from './cards';
+import { createCardApplicationActivities } from './card-applications';
 import { createCardPaymentActivities } from './card-payments';
 import { createRegisterPaymentActivities } from './register-payments';
 import type { CenterDeps } from './deps';
@@ -31,6 +32,7 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createHolderActivities(deps),
     ...createStockCardActivities(deps),
     ...createReloadActivities(deps),
+    ...createCardApplicationActivities(deps),
   };
 }
 

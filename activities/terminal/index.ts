@@ -13,6 +13,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DeviceError, type CardFace, type TerminalDevices } from '../../terminal-worker/devices/types';
 import { createPaymentDeviceActivities } from './payment-devices';
 import { createPrepaidCardActivities } from './prepaid-cards';
+import { createApplicationActivities } from './applications';
+import type { PackageSource } from '../../terminal-worker/devices/application-loader';
 
 export const TerminalErrorTypes = {
   CardSpoiled: 'CardSpoiled',
@@ -40,6 +42,8 @@ export function heartbeat(details?: unknown): void {
 export interface TerminalActivityOptions {
   /** True once the worker is shutting down: a step waiting on the customer hands its card back. */
   stopping?: () => boolean;
+  /** Where application packages are fetched from (the center's API); absent: none can be installed. */
+  packages?: PackageSource;
 }
 
 function spoiled(message: string): ApplicationFailure {
@@ -78,6 +82,7 @@ export function createTerminalActivities(devices: TerminalDevices, options: Term
   return {
     ...createPaymentDeviceActivities(devices.payment),
     ...createPrepaidCardActivities(devices),
+    ...createApplicationActivities(devices, options.packages, device),
     /**
      * A blank card at the contact station; returns its chip UID. A blank card already there (a
      * feed whose worker died) is adopted; any other card left in the transport goes to the reject

@@ -449,6 +449,7 @@
       isRoot ? hooks.homeExtras() : null,
       h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles, reloadTile),
       empty,
+      isRoot ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-secondary', testid: 'my-card', onclick: () => go('My card', screenMyCard) }, 'Add an application to my card')) : null,
     );
   }
 
@@ -654,6 +655,7 @@
           h('h2', { testid: 'item-title' }, item.title),
           h('ul', { class: 'item-lines', testid: 'item-lines' }, item.lines.filter((l) => l !== item.title).map((l) => h('li', {}, l))),
           h('p', { class: 'muted' }, `Issued by ${item.issuerName}`),
+          item.applications && item.applications.length ? h('p', { class: 'muted', testid: 'item-applications' }, `Chip applications: ${item.applications.map((a) => a.name).join(', ')}`) : null,
           priceRows(item.quote),
           hooks.confirmExtras(item),
         ),
@@ -1143,6 +1145,62 @@
         showError(err.message);
       }
     });
+  }
+
+  // Screens: adding an application to an issued card (api/routes/kiosk-applications.ts; free)
+
+  const APPLICATION_END_STAGES = ['completed', 'refused', 'failed'];
+
+  /** The customer types the card number printed on their card; the page lists what it can add. */
+  function screenMyCard() {
+    const input = h('input', { class: 'card-number', testid: 'my-card-id', autocomplete: 'off', placeholder: 'C0123456789AB', maxlength: '13' });
+    const list = h('div', { class: 'tiles', testid: 'application-offers' });
+    const show = () =>
+      busy(async () => {
+        const cardId = input.value.trim().toUpperCase();
+        const data = await api('GET', `/api/cards/${encodeURIComponent(cardId)}/application-offers`);
+        const tiles = data.offers.map((o) =>
+          tile({ testid: `offer-${o.packageId}`, title: o.name, detail: o.installed ? 'Already on your card' : `Version ${o.version} · free`, disabled: o.installed, onclick: () => startAddApplication(cardId, o) }),
+        );
+        list.replaceChildren(...(tiles.length ? tiles : [h('p', { class: 'muted' }, 'This card has no applications to add.')]));
+      });
+    setScreen(
+      'my-card',
+      heading('Add an application to your card', 'Enter the card number printed on your card.'),
+      h('div', { class: 'actions' }, input, h('button', { type: 'button', class: 'btn btn-primary', testid: 'my-card-show', onclick: show }, 'Show applications')),
+      list,
+    );
+  }
+
+  function startAddApplication(cardId, offer) {
+    return busy(async () => {
+      await update(`/api/kiosk/${encodeURIComponent(TERMINAL_ID)}/card-applications`, { cardId, packageId: offer.packageId });
+      state.phase = 'end';
+      renderChrome();
+      await followAddApplication(cardId, offer);
+    });
+  }
+
+  /** Shows the workflow's progress (insert the card, installing, take the card) until it ends. */
+  async function followAddApplication(cardId, offer) {
+    const message = h('p', { class: 'ended-message big', testid: 'application-message' }, 'Please wait…');
+    setScreen('adding-application', heading(`Adding ${offer.name}`, `Card ${cardId}`), message);
+    for (;;) {
+      let p = null;
+      try {
+        p = await api('GET', `/api/card-applications/${encodeURIComponent(cardId)}`);
+      } catch {
+        // a network blip: ask again
+      }
+      if (p) {
+        message.textContent = p.message || 'Please wait…';
+        $('screen').dataset.stage = p.stage;
+        if (APPLICATION_END_STAGES.includes(p.stage)) break;
+      }
+      await sleep(POLL_SLOW_MS);
+    }
+    $('screen').append(h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'restart', onclick: resetToHome }, 'Done'));
+    scheduleIdleReset();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -72,6 +72,8 @@ export interface TerminalDevices {
   payment?: import('./payment-devices').PaymentCardDevice;
   /** The slot where a customer inserts their own card (reloads); absent on terminals without one. */
   customerCard?: import('./customer-card-slot').CustomerCardSlot;
+  /** Installs applications on CPU cards at the contact station (application-loader.ts); absent: none. */
+  applications?: import('./application-loader').ApplicationLoader;
 }
 
 export class DeviceError extends Error {

@@ -13,6 +13,15 @@ export interface SimCard {
   printState: PrintState;
   /** What was printed; the holder's photo by its SHA-256 (the state file keeps no personal image). */
   face: { title: string; lines: string[]; cardId: string; holderPhotoSha256?: string } | null;
+  /** Applications installed on the chip (simulated-applications.ts); absent: none. */
+  applications?: SimApplication[];
+}
+
+export interface SimApplication {
+  aid: string;
+  packageId: number;
+  sha256: string;
+  bytes: number;
 }
 
 export interface MachineState {

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeviceError, type CardFace, type CardPath, type CardPathStatus, type ChipEncoder, type CashUnit, type OnProgress, type ReceiptPrinter, type TerminalDevices } from '../devices/types';
 import { MachineStateFile } from './machine-state';
 import { SimCustomerCardSlot } from './simulated-customer-slot';
+import { SimApplicationLoader } from './simulated-applications';
 import type { SimTimings } from './timings';
 
 const CHIP_CAPACITY = 8 * 1024;
@@ -163,5 +164,6 @@ export function createSimulatedDevices(stateFile: string, timings: SimTimings, i
     cash: new SimCashUnit(machine, timings),
     receipt: new SimReceiptPrinter(machine, timings),
     customerCard: new SimCustomerCardSlot(machine),
+    applications: new SimApplicationLoader(machine, timings),
   };
 }

@@ -24,6 +24,7 @@ import { startDemoPaymentHosts, type DemoPaymentHosts } from '../../demo/payment
 import type { PaymentHostSimulator } from '../../demo/payment-host-simulator';
 import { hashPosToken } from '../../api/routes/pos';
 import { createTerminalWorker } from '../../terminal-worker/worker';
+import { httpPackageSource } from '../../terminal-worker/devices/application-loader';
 import { createSimulatedDevices } from '../../terminal-worker/simulators/simulated-devices';
 import { presentSimulatedCard, simulatedCardSlotFile, simulatedPaymentCardDeviceFor } from '../../terminal-worker/devices/payment-devices';
 import { MachineStateFile, type MachineState } from '../../terminal-worker/simulators/machine-state';
@@ -166,7 +167,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
   const machineFile = (tid: string) => path.join(dir, 'terminals', tid, 'machine.json');
-  const baseEnv: NodeJS.ProcessEnv = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, DATA_DIR: dir, CENTER_TASK_QUEUE: centerTaskQueue, WORKFLOW_BUNDLE_PATH: workflowBundlePath() };
+  const baseEnv: NodeJS.ProcessEnv = { TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, DATA_DIR: dir, CENTER_TASK_QUEUE: centerTaskQueue, WORKFLOW_BUNDLE_PATH: workflowBundlePath(), CENTER_API_URL: apiUrl };
   const processes: ManagedProcess[] = [];
   const kiosks = new Map<string, KioskProcess>();
   const kioskDir = (tid: string) => path.join(dir, 'terminals', tid, 'kiosk');
@@ -214,7 +215,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       } else {
         devices = { ...createSimulatedDevices(machineFile(tid), timings, opts.initialStock), payment: simulatedPaymentCardDeviceFor(machineFile(tid), dir) };
       }
-      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter }));
+      workers.push(await createTerminalWorker({ connection: nativeConnection, namespace: 'default', terminalId: tid, devices, dataConverter, packages: httpPackageSource(apiUrl, tid) }));
     }
     for (const w of workers) running.push(w.run());
   } else {
