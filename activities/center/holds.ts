@@ -5,8 +5,10 @@
 import type { Knex } from 'knex';
 import type { HeldItem, Selection } from '../../domain/issuance';
 import { formatMoney } from '../../domain/money';
+import type { StoredSelection } from '../../domain/reissue';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
+import { claimReissue, findReissueItem, releaseReissueClaim } from './reissues';
 
 type ItemRow = Omit<HeldItem, 'quote' | 'selection'> & { priceMinor: number; customerFeeMinor: number; currency: string };
 
@@ -100,7 +102,12 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
         const terminal = await trx('terminals').where({ id: terminalId, active: true }).first('id');
         if (!terminal) throw refuse('UnknownTerminal', `Terminal ${terminalId} is not registered or not active.`);
         let item: ItemRow | undefined;
-        if (selection.kind === 'seat') {
+        let stored: StoredSelection = selection as StoredSelection;
+        if (selection.kind === 'reissue') {
+          const reissue = await findReissueItem(trx, issuanceId, selection.pickupCodeHash);
+          item = reissue;
+          stored = reissue.stored;
+        } else if (selection.kind === 'seat') {
           const seat = await loadSeat(trx, selection.seatId);
           if (!seat) throw refuse('UnknownItem', `There is no seat ${selection.seatId} on sale.`);
           const held = await trx('seats')
@@ -117,6 +124,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           if (!item) throw refuse('UnknownItem', `There is no prepaid value ${selection.valueId} on sale.`);
         }
         await freeHeldSeats(trx, issuanceId, selection.kind === 'seat' ? selection.seatId : undefined);
+        await releaseReissueClaim(trx, issuanceId, now(), stored.kind === 'reissue' ? stored.originalCardId : undefined);
 
         const quote = { currency: item.currency, priceMinor: item.priceMinor, customerFeeMinor: item.customerFeeMinor, totalMinor: item.priceMinor + item.customerFeeMinor };
         const row = {
@@ -124,7 +132,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           issuer_id: item.issuerId,
           product_id: item.productId,
           product_type: item.productType,
-          selection: JSON.stringify(selection),
+          selection: JSON.stringify(stored),
           title: item.title,
           price_minor: quote.priceMinor,
           customer_fee_minor: quote.customerFeeMinor,
@@ -139,6 +147,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           .insert({ ...row, id: issuanceId, created_at_ms: now() })
           .onConflict('id')
           .merge(Object.keys(row));
+        if (stored.kind === 'reissue') await claimReissue(trx, issuanceId, stored.originalCardId, now());
         return {
           issuerId: item.issuerId,
           issuerName: item.issuerName,
@@ -157,6 +166,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
     async releaseHold(issuanceId: string, status: 'expired' | 'cancelled' | 'refunded' | 'failed'): Promise<{ released: number }> {
       return db.transaction(async (trx) => {
         const released = await freeHeldSeats(trx, issuanceId);
+        await releaseReissueClaim(trx, issuanceId, now());
         await trx('issuances').where({ id: issuanceId }).whereNot('status', 'sold').update({ status, updated_at_ms: now() });
         return { released };
       });
