@@ -418,11 +418,31 @@
       tile({ testid: `product-${p.id}`, title: p.name, detail: p.issuerName, image: p.faceImage, onclick: () => go(p.name, () => screenProduct(p.id)) }),
     );
     const empty = nodeTiles.length + productTiles.length === 0 ? h('p', { class: 'muted' }, 'Nothing is on sale here right now.') : null;
+    const collect = isRoot
+      ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-secondary', testid: 'collect-replacement', onclick: () => go('Replacement card', screenPickupCode) }, 'Collect a replacement card'))
+      : null;
     setScreen(
       'catalogue',
       heading(title, isRoot ? 'Tap a card type to begin.' : null),
       h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles),
       empty,
+      collect,
+    );
+  }
+
+  /** A replacement for a lost card: the pickup code from the card's issuer is the item (a reissue). */
+  function screenPickupCode() {
+    const code = h('input', { class: 'card-input', testid: 'pickup-code', autocomplete: 'off', autocapitalize: 'characters', placeholder: 'XXXX-XXXX-XXXX', maxlength: '20' });
+    const submit = () => {
+      const typed = code.value.trim();
+      if (!typed) return showError('Please type the pickup code from your card\'s issuer.');
+      return chooseItem({ kind: 'reissue', pickupCode: typed });
+    };
+    setScreen(
+      'pickup-code',
+      heading('Collect a replacement card', 'Type the pickup code your card\'s issuer gave you.'),
+      h('div', { class: 'panel' }, code),
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'pickup-submit', onclick: submit }, 'Continue')),
     );
   }
 
@@ -639,6 +659,8 @@
       const iss = state.issuance;
       iss.progress = await update(issuancePath(iss, 'confirm'));
       state.deadline = iss.progress.customerDeadline;
+      // Nothing to pay (a replacement card with no fee): the workflow goes straight to making it.
+      if (iss.item.quote.totalMinor === 0) return screenProduction(iss);
       state.phase = 'pay';
       await go('Payment', screenPayment);
     });
