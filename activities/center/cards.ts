@@ -91,7 +91,13 @@ interface CardItem {
 async function reissuedItem(db: Knex, originalCardId: string): Promise<{ selection: Selection; item: CardItem; replaces: { replacesCardId: string } }> {
   const original = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', originalCardId).first('c.created_at_ms', 'c.valid_from_ms', 'c.valid_until_ms', 'i.selection');
   if (!original) throw refuse('InvariantBroken', `card ${originalCardId} to be replaced is gone`);
-  const selection = JSON.parse(original.selection) as Selection;
+  // A replacement of a replacement: the item is the first card's.
+  let selection = JSON.parse(original.selection) as StoredSelection;
+  while (selection.kind === 'reissue') {
+    const earlier = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', selection.originalCardId).first('i.selection');
+    if (!earlier) throw refuse('InvariantBroken', `card ${selection.originalCardId} replaced by ${originalCardId} is gone`);
+    selection = JSON.parse(earlier.selection) as StoredSelection;
+  }
   const item = await cardItem(db, selection, Number(original.created_at_ms));
   if (original.valid_from_ms !== null && original.valid_from_ms !== undefined) {
     item.validity = { validFromMs: Number(original.valid_from_ms), validUntilMs: original.valid_until_ms === null ? null : Number(original.valid_until_ms) };

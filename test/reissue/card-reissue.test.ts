@@ -199,6 +199,24 @@ describe('a concert ticket, reissued with the fee waived', () => {
     expect(repeat.body.error.code).toBe('reissue_completed');
     expect(await ledgerProblems()).toEqual([]);
   });
+
+  test('the replacement is lost too: it is reissued in turn, still the same seat', async () => {
+    const first = (await stack.db('card_reissues').where({ original_card_id: original.cardId }).first('new_card_id')).new_card_id as string;
+    const opened = await issuerCall(DEMO_ISSUERS.promoter, 'POST', `/issuer/cards/${first}/reissue`, { reason: 'stolen', requestId: 'rq-3', waiveFee: true });
+    expect(opened.status).toBe(201);
+    const kiosk = new Kiosk(stack.apiUrl, stack.terminalIds[1]);
+    const held = await enterCode(kiosk, opened.body.pickupCode);
+    expect(held.body.item.lines).toContain(`Replacement for card ${first}`);
+    expect((await kiosk.confirm()).status).toBe(200);
+    const done = await kiosk.waitForStage('completed');
+    const record = parseCardRecord(await chipOf(done.cardId!)).record;
+    expect(record.product).toMatchObject({ kind: 'seat', seatId, replacesCardId: first });
+    expect(await gate.verify(await chipOf(first))).toMatchObject({ valid: false, reason: 'revoked' });
+    expect(await gate.verify(await chipOf(done.cardId!))).toMatchObject({ valid: true });
+    expect((await issuerCall(DEMO_ISSUERS.promoter, 'GET', `/issuer/cards/${first}`)).body).toMatchObject({ replacementFor: original.cardId, replacedBy: done.cardId });
+    expect(await count('seats', { sold_issuance_id: original.issuanceId })).toBe(1);
+    expect(await ledgerProblems()).toEqual([]);
+  });
 });
 
 describe('a commuter pass, with a reissue fee paid in cash', () => {
