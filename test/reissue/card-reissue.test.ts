@@ -48,11 +48,7 @@ async function issuerCall(issuerId: string | null, method: string, path: string,
 /** A card bought for cash (¥10,000 notes) at the first kiosk: its id, issuance and the chip as handed out. */
 async function buyCard(selection: Parameters<Kiosk['buyWithCash']>[0]) {
   const kiosk = new Kiosk(stack.apiUrl, stack.terminalIds[0]);
-  await kiosk.start();
-  const { item } = (await kiosk.select(selection)).body;
-  expect((await kiosk.confirm()).status).toBe(200);
-  expect((await kiosk.payment('cash')).status).toBe(200);
-  for (let paid = 0; paid < item.quote.totalMinor; paid += 10000) expect((await kiosk.insertCash(10000)).status).toBe(200);
+  await kiosk.buyWithNotes(selection);
   const done = await kiosk.waitForStage('completed');
   return { cardId: done.cardId!, issuanceId: kiosk.issuanceId, chip: await chipOf(done.cardId!) };
 }
@@ -63,11 +59,7 @@ async function chipOf(cardId: string): Promise<Buffer> {
   return Buffer.from(out.chipBase64, 'base64');
 }
 
-/** The kiosk page's "Collect a replacement card": start, enter the code. */
-async function enterCode(kiosk: Kiosk, pickupCode: string) {
-  await kiosk.start();
-  return call(stack.apiUrl, 'POST', `/api/issuances/${kiosk.issuanceId}/select`, { requestId: `sel-${kiosk.issuanceId.slice(-16)}`, selection: { kind: 'reissue', pickupCode } });
-}
+const enterCode = (kiosk: Kiosk, pickupCode: string) => kiosk.enterPickupCode(pickupCode);
 
 const count = async (table: string, where: Record<string, unknown> = {}) => Number((await stack.db(table).where(where).count({ n: '*' }))[0].n);
 const ledgerProblems = async () => (await checkLedger(stack.db)).filter((c) => !c.ok);

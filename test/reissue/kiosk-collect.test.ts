@@ -35,11 +35,7 @@ const text = async (id: string) => ((await byTestId(id).textContent()) ?? '').tr
 test('a holder collects a replacement card on the kiosk page with the pickup code', async () => {
   const tid = stack.terminalIds[0];
   const kiosk = new Kiosk(stack.apiUrl, tid);
-  await kiosk.start();
-  const { item } = (await kiosk.select({ kind: 'seat', seatId: (await freeSeat(stack.db)).id })).body;
-  await kiosk.confirm();
-  await kiosk.payment('cash');
-  for (let paid = 0; paid < item.quote.totalMinor; paid += 10000) await kiosk.insertCash(10000);
+  await kiosk.buyWithNotes({ kind: 'seat', seatId: (await freeSeat(stack.db)).id });
   const originalCardId = (await kiosk.waitForStage('completed')).cardId!;
 
   const apiKey = (await createIssuerApiKey(stack.db, { issuerId: DEMO_ISSUERS.promoter, label: 'test', createdBy: 'test' })).apiKey;

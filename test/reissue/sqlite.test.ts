@@ -6,7 +6,7 @@
 import { createIssuerApiKey } from '../../api/issuer-auth';
 import { checkLedger } from '../../activities/center/ledger-check';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
-import { call, Kiosk } from '../support/kiosk-client';
+import { Kiosk } from '../support/kiosk-client';
 import { startStack, type Stack } from '../support/stack';
 
 let stack: Stack;
@@ -17,19 +17,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function enterCode(kiosk: Kiosk, pickupCode: string) {
-  await kiosk.start();
-  return call(stack.apiUrl, 'POST', `/api/issuances/${kiosk.issuanceId}/select`, { requestId: `sel-${kiosk.issuanceId.slice(-16)}`, selection: { kind: 'reissue', pickupCode } });
-}
-
 test('a commuter pass reissued on SQLite: one card for two kiosks, the fee paid in cash, linked both ways', async () => {
   const fare = await stack.db('commuter_fares').orderBy('id').first('id');
   const buyer = new Kiosk(stack.apiUrl, stack.terminalIds[0]);
-  await buyer.start();
-  const { item } = (await buyer.select({ kind: 'fare', fareId: Number(fare.id) })).body;
-  await buyer.confirm();
-  await buyer.payment('cash');
-  for (let paid = 0; paid < item.quote.totalMinor; paid += 10000) await buyer.insertCash(10000);
+  await buyer.buyWithNotes({ kind: 'fare', fareId: Number(fare.id) });
   const originalCardId = (await buyer.waitForStage('completed')).cardId!;
 
   const apiKey = (await createIssuerApiKey(stack.db, { issuerId: DEMO_ISSUERS.railway, label: 'test', createdBy: 'test' })).apiKey;
@@ -43,7 +34,7 @@ test('a commuter pass reissued on SQLite: one card for two kiosks, the fee paid 
   expect(reissue).toMatchObject({ feeMinor: 520, revoked: true }); // the demo railway's reissue fee
 
   const [a, b] = stack.terminalIds.map((t) => new Kiosk(stack.apiUrl, t));
-  const answers = await Promise.all([enterCode(a, reissue.pickupCode), enterCode(b, reissue.pickupCode)]);
+  const answers = await Promise.all([a.enterPickupCode(reissue.pickupCode), b.enterPickupCode(reissue.pickupCode)]);
   expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
   const winner = answers[0].status === 200 ? a : b;
   await (winner === a ? b : a).cancel();
