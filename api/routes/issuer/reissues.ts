@@ -97,8 +97,6 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
         if (!card) throw notFound('card', params.cardId);
         const existing = await reissueOf(card.id);
         if (existing) {
-          // An earlier request that stopped before revoking (a crash) is finished by its repeat.
-          if (deps && !(await isRevoked(card.id))) await revokeUnlessRevoked(card.id, existing.reason as RevocationInput['reason'], existing.request_id, issuer);
           if (!body.newCode) return { status: 200, json: await dto(existing) };
           if (existing.status !== 'pending') throw new ApiError(409, existing.status === 'completed' ? 'reissue_completed' : 'reissue_in_progress', existing.status === 'completed' ? `The replacement for card ${card.id} has been collected.` : `The replacement for card ${card.id} is being made at a kiosk right now.`);
           const code = newPickupCode();
@@ -108,6 +106,8 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
         }
         if (card.status !== 'issued') throw new ApiError(409, 'card_not_issued', `Card ${card.id} was never issued (it is ${card.status}); only issued cards can be reissued.`);
         if (!deps) throw new ApiError(503, 'reissue_unavailable', 'Reissue is not available on this server (no workflow engine).');
+        // Revoked first: a failure here (no workflow engine) leaves nothing behind, so a retry gets its code.
+        await revokeUnlessRevoked(card.id, body.reason, body.requestId, issuer);
         const now = Date.now();
         const rule = await feeRuleAt(db, issuer.issuerId, card.product_type, now);
         const code = newPickupCode();
@@ -132,7 +132,6 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
           if (!isUniqueViolation(err)) throw err;
           return { status: 200, json: await dto((await reissueOf(card.id))!) };
         }
-        await revokeUnlessRevoked(card.id, body.reason, body.requestId, issuer);
         return { status: 201, json: await dto((await reissueOf(card.id))!, formatPickupCode(code)) };
       },
     }),
