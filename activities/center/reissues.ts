@@ -71,9 +71,11 @@ export async function claimReissue(trx: Knex, issuanceId: string, originalCardId
 
 /** The issuance ended without a card (or picked something else): its reissue can be collected again. */
 export async function releaseReissueClaim(trx: Knex, issuanceId: string, at: number, exceptOriginalCardId?: string): Promise<number> {
-  const q = trx('card_reissues').where({ claim_issuance_id: issuanceId, status: 'claimed' });
-  if (exceptOriginalCardId) q.whereNot('original_card_id', exceptOriginalCardId);
-  return q.update({ status: 'pending', claim_issuance_id: null, updated_at_ms: at });
+  // A plain read first, then updates by primary key: an UPDATE on a claim that does not exist would
+  // take a gap lock in MySQL and deadlock against another kiosk claiming the same reissue.
+  const held: string[] = (await trx('card_reissues').where({ claim_issuance_id: issuanceId, status: 'claimed' }).pluck('original_card_id')).filter((id: string) => id !== exceptOriginalCardId);
+  if (held.length === 0) return 0;
+  return trx('card_reissues').whereIn('original_card_id', held).where({ claim_issuance_id: issuanceId, status: 'claimed' }).update({ status: 'pending', claim_issuance_id: null, updated_at_ms: at });
 }
 
 /** The replacement was handed out and its sale recorded: the reissue names its new card (linked both ways). */
