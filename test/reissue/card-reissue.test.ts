@@ -251,6 +251,7 @@ describe('a commuter pass, with a reissue fee paid in cash', () => {
     expect(machine.payouts[`refund:${failing.issuanceId}`]).toBe(500);
     expect(await stack.db('card_reissues').where({ original_card_id: original.cardId }).first('status', 'claim_issuance_id', 'new_card_id')).toEqual({ status: 'pending', claim_issuance_id: null, new_card_id: null });
     expect(await count('sales', { issuance_id: failing.issuanceId })).toBe(0);
+    new MachineStateFile(stack.machineFile(second)).update((s) => void (s.stockerCount = 500)); // restocked for the suites below
 
     // Collected at the first kiosk, paying the fee in cash.
     const kiosk = new Kiosk(stack.apiUrl, stack.terminalIds[0]);
@@ -270,6 +271,34 @@ describe('a commuter pass, with a reissue fee paid in cash', () => {
     expect((await issuerCall(DEMO_ISSUERS.railway, 'GET', `/issuer/cards/${original.cardId}/reissue`)).body).toMatchObject({ status: 'completed', newCardId: done.cardId, feeMinor: 500 });
     await until('the card.reissued event', () => stack.issuer.events.has(`evt-card.reissued-${kiosk.issuanceId}`), 20_000);
     expect(stack.issuer.events.get(`evt-card.reissued-${kiosk.issuanceId}`)!.payload).toMatchObject({ data: { reissueFeeMinor: 500, feeWaived: false } });
+    expect(await ledgerProblems()).toEqual([]);
+  });
+});
+
+describe('races', () => {
+  test('six codes, each entered at both kiosks at the same moment: one winner and one card each', async () => {
+    const value = await stack.db('prepaid_values as v').join('products as p', 'p.id', 'v.product_id').orderBy('v.id').first('v.id', 'p.issuer_id');
+    const codes: Array<{ cardId: string; code: string }> = [];
+    for (let i = 0; i < 6; i++) {
+      const { cardId } = await buyCard({ kind: 'prepaid', valueId: Number(value.id) });
+      const opened = await issuerCall(value.issuer_id, 'POST', `/issuer/cards/${cardId}/reissue`, { reason: 'lost', requestId: `race-${i}` });
+      expect(opened.status).toBe(201);
+      codes.push({ cardId, code: opened.body.pickupCode });
+    }
+    for (const { cardId, code } of codes) {
+      const kiosks = stack.terminalIds.map((t) => new Kiosk(stack.apiUrl, t));
+      const answers = await Promise.all(kiosks.map((k) => k.enterPickupCode(code)));
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+      const winner = kiosks[answers.findIndex((r) => r.status === 200)];
+      await kiosks.find((k) => k !== winner)!.cancel();
+      expect((await winner.confirm()).status).toBe(200);
+      const done = await winner.waitForStage('completed');
+      expect(await stack.db('card_reissues').where({ original_card_id: cardId }).first('status', 'new_card_id')).toEqual({ status: 'completed', new_card_id: done.cardId });
+    }
+    const originals = codes.map((c) => c.cardId);
+    const replacements = await stack.db('cards as c').join('card_reissues as r', 'r.new_card_id', 'c.id').whereIn('r.original_card_id', originals).select('c.id', 'c.status');
+    expect(replacements).toHaveLength(6);
+    expect(replacements.every((c: { status: string }) => c.status === 'issued')).toBe(true);
     expect(await ledgerProblems()).toEqual([]);
   });
 });
