@@ -618,13 +618,13 @@
   // ---------------------------------------------------------------------------------------------
   // Screens: confirming and paying
 
-  function priceRows(quote) {
+  function priceRows(quote, feeLabel = 'Issuance fee') {
     return h(
       'dl',
       { class: 'price-table' },
       h('dt', {}, 'Price'),
       h('dd', { testid: 'price' }, money(quote.priceMinor, quote.currency)),
-      h('dt', {}, 'Issuance fee'),
+      h('dt', {}, feeLabel),
       h('dd', { testid: 'fee' }, money(quote.customerFeeMinor, quote.currency)),
       h('dt', { class: 'total' }, 'Total'),
       h('dd', { class: 'total', testid: 'total' }, money(quote.totalMinor, quote.currency)),
@@ -647,7 +647,7 @@
           h('h2', { testid: 'item-title' }, item.title),
           h('ul', { class: 'item-lines', testid: 'item-lines' }, item.lines.filter((l) => l !== item.title).map((l) => h('li', {}, l))),
           h('p', { class: 'muted' }, `Issued by ${item.issuerName}`),
-          priceRows(item.quote),
+          priceRows(item.quote, item.selection && item.selection.kind === 'reissue' ? 'Reissue fee' : undefined),
         ),
       ),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'confirm', onclick: confirmItem }, 'Confirm')),

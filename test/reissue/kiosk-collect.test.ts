@@ -59,6 +59,7 @@ test('a holder collects a replacement card on the kiosk page with the pickup cod
   await byTestId('confirm').waitFor();
   expect(await text('item-lines')).toContain(`Replacement for card ${originalCardId}`);
   expect(await text('total')).toBe('¥0');
+  expect(await page.locator('.price-table').textContent()).toContain('Reissue fee');
   await byTestId('confirm').click();
 
   await byTestId('done-title').waitFor({ timeout: 60_000 });
