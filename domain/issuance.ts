@@ -12,7 +12,9 @@ export type ProductType = 'concert' | 'commuter' | 'prepaid';
 export type Selection =
   | { kind: 'seat'; seatId: number }
   | { kind: 'fare'; fareId: number }
-  | { kind: 'prepaid'; valueId: number };
+  | { kind: 'prepaid'; valueId: number }
+  /** Collecting a reissued card (domain/reissue.ts): the pickup code, hashed at the kiosk's edge. */
+  | { kind: 'reissue'; pickupCodeHash: string };
 
 export interface Quote {
   currency: string;

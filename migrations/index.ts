@@ -12,6 +12,7 @@ import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
 import * as cardRevocations from './008_card_revocations';
 import * as registeredUsers from './009_registered_users';
+import * as cardReissues from './010_card_reissues';
 import * as stockCardsAndReloads from './011_stock_cards_and_reloads';
 import * as cardApplications from './013_card_applications';
 
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '007_settlement_batches': settlementBatches,
   '008_card_revocations': cardRevocations,
   '009_registered_users': registeredUsers,
+  '010_card_reissues': cardReissues,
   '011_stock_cards_and_reloads': stockCardsAndReloads,
   '013_card_applications': cardApplications,
 };

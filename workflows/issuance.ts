@@ -44,6 +44,7 @@ import {
   type Stage,
 } from '../domain/issuance';
 import { formatMoney } from '../domain/money';
+import { PICKUP_CODE_HASH_PATTERN } from '../domain/reissue';
 import {
   CARD_METHOD_RULES,
   CARD_TOKEN_PATTERN,
@@ -103,7 +104,8 @@ function validateSelection(sel: Selection): void {
   if (sel.kind === 'seat' && positive(sel.seatId)) return;
   if (sel.kind === 'fare' && positive(sel.fareId)) return;
   if (sel.kind === 'prepaid' && positive(sel.valueId)) return;
-  reject('The selection must be a seat, a commuter fare or a prepaid value with a positive id.');
+  if (sel.kind === 'reissue' && PICKUP_CODE_HASH_PATTERN.test(sel.pickupCodeHash)) return;
+  reject('The selection must be a seat, a commuter fare or a prepaid value with a positive id, or a reissue pickup code.');
 }
 
 export async function issuance(input: IssuanceInput): Promise<Progress> {
@@ -206,6 +208,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     confirmUpdate,
     () => {
       setStage('confirmed', null);
+      // Nothing to pay (a replacement card with its fee waived): straight to production.
+      if (p.item!.quote.totalMinor === 0) paid = true;
       touch();
       return p;
     },
@@ -404,7 +408,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   p.customerDeadline = null;
   setStage('producing', p.message);
   const item = p.item!;
-  const method = p.paymentMethod!;
+  const method = p.paymentMethod;
   const compensations: Array<() => Promise<void>> = [];
   /** What the customer is told if the card cannot be made, by how they paid. */
   let refundNote = 'Your money has been returned.';
@@ -412,7 +416,9 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   let capture: (() => Promise<void>) | null = null;
   let currentCard: { cardId?: string; uid: string } | null = null;
   try {
-    if (method === 'cash') {
+    if (item.quote.totalMinor === 0) {
+      refundNote = 'Nothing was charged.';
+    } else if (method === 'cash') {
       const cash = p.cash!;
       await center.recordCashPayment(issuanceId, { amountMinor: cash.dueMinor, tenderedMinor: cash.insertedMinor, changeMinor: cash.changeMinor, currency: item.quote.currency, ...(cashAttempt > 1 ? { attempt: cashAttempt } : {}) });
       compensations.unshift(async () => {

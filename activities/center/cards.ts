@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import { type CardRecord } from '../../domain/card-record';
 import { commuterValidity, concertValidUntilMs, type Validity } from '../../domain/card-validity';
 import type { Selection } from '../../domain/issuance';
+import type { StoredSelection } from '../../domain/reissue';
 import { initialValueArea } from '../../domain/value-slots';
 import { cardSigningKeys, signCardRecord } from '../../lib/card-signing';
 import { loadConfig } from '../../lib/config';
@@ -46,15 +47,16 @@ export function createCardActivities({ db, now = Date.now, cardKeys }: CenterDep
       const iss = await db('issuances').where({ id: issuanceId }).first();
       if (!card || !iss) throw refuse('InvariantBroken', `card ${cardId} is not bound to ${issuanceId}`);
       const issuedAtMs = Number(card.created_at_ms);
-      const selection = JSON.parse(iss.selection) as Selection;
-      const item = await cardItem(db, selection, issuedAtMs);
-      item.validity = (await renewalValidity(db, iss, issuedAtMs)) ?? item.validity; // "renew my pass" continues the old one
+      const stored = JSON.parse(iss.selection) as StoredSelection;
+      // A replacement card (domain/reissue.ts) carries the revoked card's item and validity window.
+      const { selection, item, replaces } = stored.kind === 'reissue' ? await reissuedItem(db, stored.originalCardId) : { selection: stored, item: await cardItem(db, stored, issuedAtMs), replaces: {} };
+      if (stored.kind !== 'reissue') item.validity = (await renewalValidity(db, iss, issuedAtMs)) ?? item.validity; // "renew my pass" continues the old one
       const record: CardRecord = {
         issuanceId,
         cardId,
         issuerId: iss.issuer_id,
         productType: iss.product_type,
-        product: { productId: Number(iss.product_id), title: iss.title, ...selection, ...item.details },
+        product: { productId: Number(iss.product_id), title: iss.title, ...selection, ...item.details, ...replaces },
         userId: iss.user_id ?? null,
         issuedAt: new Date(issuedAtMs).toISOString(),
         validFrom: new Date(item.validity.validFromMs).toISOString(),
@@ -83,6 +85,28 @@ interface CardItem {
   balanceMinor: number;
 }
 
+/**
+ * What a replacement card carries: the revoked card's item as the center recorded it (a prepaid
+ * card's value as sold: the center keeps no record of offline spending, and the lost chip is not
+ * trusted), and the revoked card's validity window (recomputed from its issue time if not stored).
+ */
+async function reissuedItem(db: Knex, originalCardId: string): Promise<{ selection: Selection; item: CardItem; replaces: { replacesCardId: string } }> {
+  const original = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', originalCardId).first('c.created_at_ms', 'c.valid_from_ms', 'c.valid_until_ms', 'i.selection');
+  if (!original) throw refuse('InvariantBroken', `card ${originalCardId} to be replaced is gone`);
+  // A replacement of a replacement: the item is the first card's.
+  let selection = JSON.parse(original.selection) as StoredSelection;
+  while (selection.kind === 'reissue') {
+    const earlier = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', selection.originalCardId).first('i.selection');
+    if (!earlier) throw refuse('InvariantBroken', `card ${selection.originalCardId} replaced by ${originalCardId} is gone`);
+    selection = JSON.parse(earlier.selection) as StoredSelection;
+  }
+  const item = await cardItem(db, selection, Number(original.created_at_ms));
+  if (original.valid_from_ms !== null && original.valid_from_ms !== undefined) {
+    item.validity = { validFromMs: Number(original.valid_from_ms), validUntilMs: original.valid_until_ms === null ? null : Number(original.valid_until_ms) };
+  }
+  return { selection, item, replaces: { replacesCardId: originalCardId } };
+}
+
 async function cardItem(db: Knex, selection: Selection, issuedAtMs: number): Promise<CardItem> {
   if (selection.kind === 'seat') {
     const s = await db('seats as s').join('performances as pf', 'pf.id', 's.performance_id').join('seat_classes as c', 'c.id', 's.class_id').where('s.id', selection.seatId).first('s.section', 's.row_label', 's.number', 'c.name as class_name', 'pf.starts_at', 'pf.venue');
@@ -102,6 +126,7 @@ async function cardItem(db: Knex, selection: Selection, issuedAtMs: number): Pro
       balanceMinor: 0,
     };
   }
+  if (selection.kind !== 'prepaid') throw refuse('InvariantBroken', `a ${selection.kind} selection has no card item of its own`);
   const v = await db('prepaid_values').where({ id: selection.valueId }).first('value_minor');
   if (!v) throw refuse('InvariantBroken', `prepaid value ${selection.valueId} is gone`);
   return { details: { valueMinor: Number(v.value_minor) }, validity: { validFromMs: issuedAtMs, validUntilMs: null }, balanceMinor: Number(v.value_minor) };

@@ -6,10 +6,12 @@ import type { Knex } from 'knex';
 import type { HeldItem, Selection } from '../../domain/issuance';
 import type { IssuanceHolder } from '../../domain/users';
 import { formatMoney } from '../../domain/money';
+import type { StoredSelection } from '../../domain/reissue';
 import type { CenterDeps } from './deps';
 import { productApplications } from './card-applications';
 import { refuse } from './errors';
 import { checkHolder } from './holders';
+import { claimReissue, findReissueItem, releaseReissueClaim } from './reissues';
 
 type ItemRow = Omit<HeldItem, 'quote' | 'selection'> & { priceMinor: number; customerFeeMinor: number; currency: string };
 
@@ -105,7 +107,12 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
         const terminal = await trx('terminals').where({ id: terminalId, active: true }).first('id');
         if (!terminal) throw refuse('UnknownTerminal', `Terminal ${terminalId} is not registered or not active.`);
         let item: ItemRow | undefined;
-        if (selection.kind === 'seat') {
+        let stored: StoredSelection = selection as StoredSelection;
+        if (selection.kind === 'reissue') {
+          const reissue = await findReissueItem(trx, issuanceId, selection.pickupCodeHash);
+          item = reissue;
+          stored = reissue.stored;
+        } else if (selection.kind === 'seat') {
           const seat = await loadSeat(trx, selection.seatId);
           if (!seat) throw refuse('UnknownItem', `There is no seat ${selection.seatId} on sale.`);
           const held = await trx('seats')
@@ -124,6 +131,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
         const registered = await checkHolder(trx, item, selection, holder);
         await freeHeldSeats(trx, issuanceId, selection.kind === 'seat' ? selection.seatId : undefined);
         const applications = await productApplications(trx, item.productId, item.issuerId);
+        await releaseReissueClaim(trx, issuanceId, now(), stored.kind === 'reissue' ? stored.originalCardId : undefined);
 
         const quote = { currency: item.currency, priceMinor: item.priceMinor, customerFeeMinor: item.customerFeeMinor, totalMinor: item.priceMinor + item.customerFeeMinor };
         const row = {
@@ -131,7 +139,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           issuer_id: item.issuerId,
           product_id: item.productId,
           product_type: item.productType,
-          selection: JSON.stringify(selection),
+          selection: JSON.stringify(stored),
           title: item.title,
           price_minor: quote.priceMinor,
           customer_fee_minor: quote.customerFeeMinor,
@@ -147,6 +155,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
           .insert({ ...row, id: issuanceId, created_at_ms: now() })
           .onConflict('id')
           .merge(Object.keys(row));
+        if (stored.kind === 'reissue') await claimReissue(trx, issuanceId, stored.originalCardId, now());
         return {
           issuerId: item.issuerId,
           issuerName: item.issuerName,
@@ -168,6 +177,7 @@ export function createHoldActivities({ db, now = Date.now }: CenterDeps) {
     async releaseHold(issuanceId: string, status: 'expired' | 'cancelled' | 'refunded' | 'failed'): Promise<{ released: number }> {
       return db.transaction(async (trx) => {
         const released = await freeHeldSeats(trx, issuanceId);
+        await releaseReissueClaim(trx, issuanceId, now());
         await trx('issuances').where({ id: issuanceId }).whereNot('status', 'sold').update({ status, updated_at_ms: now() });
         return { released };
       });

@@ -27,7 +27,12 @@ export type IssuedContent =
 
 /** The content of an issued item, read through its selection; null if the rows are gone. */
 export async function issuedContent(db: Knex, selectionJson: string): Promise<IssuedContent | null> {
-  const sel = JSON.parse(selectionJson) as { kind: string; seatId?: number; fareId?: number; valueId?: number };
+  const sel = JSON.parse(selectionJson) as { kind: string; seatId?: number; fareId?: number; valueId?: number; originalCardId?: string };
+  if (sel.kind === 'reissue') {
+    // A replacement card carries the item of the card it replaces.
+    const original = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', sel.originalCardId!).first('i.selection');
+    return original ? issuedContent(db, original.selection) : null;
+  }
   if (sel.kind === 'seat') {
     const r = await db('seats as s')
       .join('seat_classes as c', 'c.id', 's.class_id')

@@ -2,11 +2,13 @@
  * Telling the issuer about a sale: the event is first stored with a stable id (one per issuance
  * and type), then POSTed signed to the issuer's endpoint. A failure throws, and Temporal retries
  * with backoff until the issuer acknowledges with a 2xx; the receiver dedupes on the event id.
+ * The collection of a replacement card (a reissue issuance) is told as card.reissued instead.
  */
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signPayload } from '../../lib/webhook-signature';
 import { isUniqueViolation } from '../../lib/db';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
+import { reissuedEvent } from './reissues';
 
 export function saleEventId(issuanceId: string): string {
   return `evt-sale-${issuanceId}`;
@@ -15,10 +17,11 @@ export function saleEventId(issuanceId: string): string {
 export function createNotificationActivities({ db, now = Date.now, fetch: httpFetch = fetch, notifyTimeoutMs = 10_000 }: CenterDeps) {
   async function ensureSaleEvent(issuanceId: string) {
     const eventId = saleEventId(issuanceId);
-    const existing = await db('issuer_notifications').where({ event_id: eventId }).first();
+    const existing = await db('issuer_notifications').where({ issuance_id: issuanceId }).whereIn('type', ['sale.recorded', 'card.reissued']).first();
     if (existing) return existing;
     const sale = await db('sales as s').join('issuances as i', 'i.id', 's.issuance_id').where('s.issuance_id', issuanceId).first('s.*', 'i.terminal_id', 'i.title', 'i.selection', 'i.product_type');
     if (!sale) throw refuse('InvariantBroken', `no sale recorded for ${issuanceId}`);
+    if (JSON.parse(sale.selection).kind === 'reissue') return ensureEvent(sale, await reissuedEvent(db, issuanceId, sale, now()));
     const payload = JSON.stringify({
       id: eventId,
       type: 'sale.recorded',
@@ -38,12 +41,17 @@ export function createNotificationActivities({ db, now = Date.now, fetch: httpFe
         soldAt: new Date(Number(sale.sold_at_ms)).toISOString(),
       },
     });
+    return ensureEvent(sale, { eventId, type: 'sale.recorded', payload });
+  }
+
+  /** Stores the event once (a retry finds the first) and returns its row. */
+  async function ensureEvent(sale: { issuer_id: string; issuance_id: string }, event: { eventId: string; type: string; payload: string }) {
     try {
-      await db('issuer_notifications').insert({ event_id: eventId, issuer_id: sale.issuer_id, issuance_id: issuanceId, type: 'sale.recorded', payload, status: 'pending', attempts: 0, created_at_ms: now() });
+      await db('issuer_notifications').insert({ event_id: event.eventId, issuer_id: sale.issuer_id, issuance_id: sale.issuance_id, type: event.type, payload: event.payload, status: 'pending', attempts: 0, created_at_ms: now() });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }
-    return db('issuer_notifications').where({ event_id: eventId }).first();
+    return db('issuer_notifications').where({ event_id: event.eventId }).first();
   }
 
   return {

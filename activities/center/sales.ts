@@ -14,6 +14,7 @@ import { openBatchFor } from './settlement-batches';
 import { postTransaction } from './ledger';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
+import { completeReissue } from './reissues';
 
 export interface SaleRecord {
   saleId: number;
@@ -49,6 +50,8 @@ export function createSaleActivities({ db, now = Date.now, periodConfig }: Cente
             .update({ status: 'sold', sold_issuance_id: issuanceId, hold_issuance_id: null, held_until_ms: null });
           if (sold !== 1) throw refuse('InvariantBroken', `seat ${selection.seatId} is not held by ${issuanceId}; refusing to sell it`);
         }
+        // A replacement card: the reissue is completed with its new card in the same transaction.
+        if (selection.kind === 'reissue') await completeReissue(trx, issuanceId, selection.originalCardId, cardId, soldAt);
         const price = Number(iss.price_minor);
         const fee = operatorFee(price, rule);
         const row = {

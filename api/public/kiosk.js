@@ -443,6 +443,9 @@
     const empty = nodeTiles.length + productTiles.length === 0 ? h('p', { class: 'muted' }, 'Nothing is on sale here right now.') : null;
     // Reloading a prepaid card the customer already has (docs/prepaid.md).
     const reloadTile = isRoot ? tile({ testid: 'reload-card', title: 'Reload my card', detail: 'Add value to your prepaid card', onclick: () => go('Reload', screenReloadAmount) }) : null;
+    const collect = isRoot
+      ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-secondary', testid: 'collect-replacement', onclick: () => go('Replacement card', screenPickupCode) }, 'Collect a replacement card'))
+      : null;
     setScreen(
       'catalogue',
       heading(title, isRoot ? 'Tap a card type to begin.' : null),
@@ -450,6 +453,23 @@
       h('div', { class: `tiles${isRoot ? ' tiles-large' : ''}` }, nodeTiles, productTiles, reloadTile),
       empty,
       isRoot ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-secondary', testid: 'my-card', onclick: () => go('My card', screenMyCard) }, 'Add an application to my card')) : null,
+      collect,
+    );
+  }
+
+  /** A replacement for a lost card: the pickup code from the card's issuer is the item (a reissue). */
+  function screenPickupCode() {
+    const code = h('input', { class: 'card-input', testid: 'pickup-code', autocomplete: 'off', autocapitalize: 'characters', placeholder: 'XXXX-XXXX-XXXX', maxlength: '20' });
+    const submit = () => {
+      const typed = code.value.trim();
+      if (!typed) return showError('Please type the pickup code from your card\'s issuer.');
+      return chooseItem({ kind: 'reissue', pickupCode: typed });
+    };
+    setScreen(
+      'pickup-code',
+      heading('Collect a replacement card', 'Type the pickup code your card\'s issuer gave you.'),
+      h('div', { class: 'panel' }, code),
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'btn btn-primary btn-large', testid: 'pickup-submit', onclick: submit }, 'Continue')),
     );
   }
 
@@ -626,13 +646,13 @@
   // ---------------------------------------------------------------------------------------------
   // Screens: confirming and paying
 
-  function priceRows(quote) {
+  function priceRows(quote, feeLabel = 'Issuance fee') {
     return h(
       'dl',
       { class: 'price-table' },
       h('dt', {}, 'Price'),
       h('dd', { testid: 'price' }, money(quote.priceMinor, quote.currency)),
-      h('dt', {}, 'Issuance fee'),
+      h('dt', {}, feeLabel),
       h('dd', { testid: 'fee' }, money(quote.customerFeeMinor, quote.currency)),
       h('dt', { class: 'total' }, 'Total'),
       h('dd', { class: 'total', testid: 'total' }, money(quote.totalMinor, quote.currency)),
@@ -656,7 +676,7 @@
           h('ul', { class: 'item-lines', testid: 'item-lines' }, item.lines.filter((l) => l !== item.title).map((l) => h('li', {}, l))),
           h('p', { class: 'muted' }, `Issued by ${item.issuerName}`),
           item.applications && item.applications.length ? h('p', { class: 'muted', testid: 'item-applications' }, `Chip applications: ${item.applications.map((a) => a.name).join(', ')}`) : null,
-          priceRows(item.quote),
+          priceRows(item.quote, item.selection && item.selection.kind === 'reissue' ? 'Reissue fee' : undefined),
           hooks.confirmExtras(item),
         ),
       ),
@@ -669,6 +689,8 @@
       const iss = state.issuance;
       iss.progress = await update(issuancePath(iss, 'confirm'));
       state.deadline = iss.progress.customerDeadline;
+      // Nothing to pay (a replacement card with no fee): the workflow goes straight to making it.
+      if (iss.item.quote.totalMinor === 0) return screenProduction(iss);
       state.phase = 'pay';
       await go('Payment', screenPayment);
     });

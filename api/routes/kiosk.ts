@@ -12,7 +12,9 @@
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { issuanceIdFor, TERMINAL_ID_PATTERN } from '../../domain/issuance';
+import { issuanceIdFor, TERMINAL_ID_PATTERN, type Selection } from '../../domain/issuance';
+import { normalizePickupCode } from '../../domain/reissue';
+import { hashPickupCode } from '../../lib/pickup-code';
 import { IssuanceStageKey, TerminalIdKey } from '../../domain/search-attributes';
 import type { Db } from '../../lib/db';
 import { issuance } from '../../workflows/issuance';
@@ -48,7 +50,16 @@ const selection = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('seat'), seatId: positiveId }).strict(),
   z.object({ kind: z.literal('fare'), fareId: positiveId }).strict(),
   z.object({ kind: z.literal('prepaid'), valueId: positiveId }).strict(),
+  z.object({ kind: z.literal('reissue'), pickupCode: z.string().max(40) }).strict(),
 ]);
+
+/** A reissue's pickup code is hashed here, at the edge: the workflow and its history only see the hash. */
+function itemSelection(sel: z.output<typeof selection>): Selection {
+  if (sel.kind !== 'reissue') return sel;
+  const code = normalizePickupCode(sel.pickupCode);
+  if (!code) throw new ApiError(400, 'invalid_input', 'selection.pickupCode: must be the 12 letters and digits of the pickup code (hyphens and spaces are ignored).');
+  return { kind: 'reissue', pickupCodeHash: hashPickupCode(code) };
+}
 
 const bodies = {
   start: z.object({ requestId }).strict(),
@@ -98,7 +109,7 @@ export function kioskRoutes(opts: KioskRouteOptions): Router {
 
   r.post('/issuances/:id/select', async (req, res) => {
     const body = bodies.select.parse(req.body ?? {});
-    const item = await handleFor(req.params.id).executeUpdate(selectItemUpdate, { args: [body.selection], updateId: body.requestId });
+    const item = await handleFor(req.params.id).executeUpdate(selectItemUpdate, { args: [itemSelection(body.selection)], updateId: body.requestId });
     res.json({ item });
   });
 

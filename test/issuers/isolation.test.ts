@@ -114,6 +114,8 @@ function attacks(): Record<string, Case[]> {
     getCard: [{ method: 'GET', path: `/issuer/cards/${a.sale.cardId}` }],
     revokeCard: [{ method: 'POST', path: `/issuer/cards/${a.sale.cardId}/revocations`, body: { reason: 'stolen', requestId: 'b-attack-1' } }],
     getCardRevocation: [{ method: 'GET', path: `/issuer/cards/${a.sale.cardId}/revocation` }],
+    reissueCard: [{ method: 'POST', path: `/issuer/cards/${a.sale.cardId}/reissue`, body: { reason: 'lost', requestId: 'b-attack-2', waiveFee: true } }],
+    getCardReissue: [{ method: 'GET', path: `/issuer/cards/${a.sale.cardId}/reissue` }],
     getSettlement: [{ method: 'GET', path: `/issuer/settlements/${a.settlement}` }],
     getSettlementStatementCsv: [{ method: 'GET', path: `/issuer/settlements/${a.settlement}/statement.csv` }],
     getSettlementStatementJson: [{ method: 'GET', path: `/issuer/settlements/${a.settlement}/statement.json` }],

@@ -75,6 +75,22 @@ export class Kiosk {
     return this.issuanceId;
   }
 
+  /** A whole cash purchase in ¥10,000 notes, as many as the total needs (the change comes back). */
+  async buyWithNotes(selection: Selection): Promise<string> {
+    await this.start();
+    const { item } = await this.must(this.select(selection));
+    await this.must(this.confirm());
+    await this.must(this.payment('cash'));
+    for (let paid = 0; paid < item.quote.totalMinor; paid += 10_000) await this.must(this.insertCash(10_000));
+    return this.issuanceId;
+  }
+
+  /** "Collect a replacement card": start, and enter the reissue's pickup code as typed (the API hashes it). */
+  async enterPickupCode(pickupCode: string): Promise<ApiResponse> {
+    await this.start();
+    return call(this.apiUrl, 'POST', `/api/issuances/${this.issuanceId}/select`, { requestId: newRequestId(), selection: { kind: 'reissue', pickupCode } });
+  }
+
   /** Start, select, confirm, choose a card method and present the card; returns the issuance id. */
   async buyWithCard(selection: Selection, method: 'credit' | 'prepaid' | 'debit', pan: string, pin?: string): Promise<string> {
     await this.start();

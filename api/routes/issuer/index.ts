@@ -17,6 +17,7 @@ import { catalogueRouteDefs } from './catalogue';
 import { keyRouteDefs } from './keys';
 import { mediaRouteDefs } from './media';
 import { notificationRouteDefs } from './notifications';
+import { reissueRouteDefs } from './reissues';
 import { revocationRouteDefs, type RevocationRouteDeps } from './revocations';
 import { mountRoutes, route, type AnyRoute } from './route-def';
 import { settlementRouteDefs } from './settlements';
@@ -25,7 +26,7 @@ export interface IssuerApiOptions {
   db: Db;
   operatorTokens: OperatorToken[];
   now?: () => number;
-  /** The workflow engine for revocations; without it the route answers 503. */
+  /** The workflow engine for revocations and reissues; without it those routes answer 503. */
   revocations?: RevocationRouteDeps;
 }
 
@@ -33,7 +34,7 @@ export const ISSUER_API_VERSION = '1.0.0';
 
 /** Every route of the issuer API, the document's own route included. */
 export function issuerApiRouteDefs(db: Db, revocations?: RevocationRouteDeps): AnyRoute[] {
-  const defs: AnyRoute[] = [...keyRouteDefs(db), ...catalogueRouteDefs(db), ...mediaRouteDefs(db), ...notificationRouteDefs(db), ...settlementRouteDefs(db), ...revocationRouteDefs(db, revocations)];
+  const defs: AnyRoute[] = [...keyRouteDefs(db), ...catalogueRouteDefs(db), ...mediaRouteDefs(db), ...notificationRouteDefs(db), ...settlementRouteDefs(db), ...revocationRouteDefs(db, revocations), ...reissueRouteDefs(db, revocations)];
   let doc: Record<string, unknown> | undefined;
   const openapi = route({
     method: 'get',

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Db } from '../../../lib/db';
+import { cardLinks } from '../../../activities/center/reissues';
 import { issuedContent } from '../../../activities/center/issued-items';
 import { settlementStatement, toSummary } from '../../../activities/center/settlement';
 import { ApiError } from '../../errors';
@@ -99,6 +100,8 @@ const Card = z
     currency: z.string(),
     issuedAt: z.string(),
     content: IssuedContent.nullable(),
+    replacementFor: z.string().nullable().describe('the card this one replaces (a reissue)'),
+    replacedBy: z.string().nullable().describe('the card that replaced this one once its reissue was collected'),
   })
   .meta({ id: 'Card' });
 
@@ -225,6 +228,7 @@ export function settlementRouteDefs(db: Db): AnyRoute[] {
             currency: r.currency,
             issuedAt: isoTime(r.created_at_ms)!,
             content: await issuedContent(db, r.selection),
+            ...(await cardLinks(db, r.id)),
           },
         };
       },
