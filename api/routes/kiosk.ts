@@ -15,9 +15,8 @@ import { z } from 'zod';
 import { issuanceIdFor, TERMINAL_ID_PATTERN, type Selection } from '../../domain/issuance';
 import { normalizePickupCode } from '../../domain/reissue';
 import { hashPickupCode } from '../../lib/pickup-code';
-import { IssuanceStageKey, TerminalIdKey } from '../../domain/search-attributes';
 import type { Db } from '../../lib/db';
-import { issuance } from '../../workflows/issuance';
+import { startIssuanceWorkflow } from '../issuance-workflow';
 import { cancelUpdate, choosePaymentUpdate, confirmUpdate, enterCardUpdate, insertCashUpdate, progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
 import { ApiError } from '../errors';
 import { isCardMethod, PAYMENT_METHODS } from '../../domain/payments';
@@ -90,16 +89,7 @@ export function kioskRoutes(opts: KioskRouteOptions): Router {
     const id = issuanceIdFor(tid, body.requestId);
     const holder = await holderFromSession(db, req, tid); // a registered user logged in at this kiosk (Authorization: Bearer <session>)
     const input: IssuanceInput = { ...opts.issuanceDefaults, issuanceId: id, terminalId: tid, holdTtlMs: opts.holdTtlMs, ...(holder ? { holder } : {}) };
-    const handle = await temporal.workflow.start(issuance, {
-      taskQueue: opts.centerTaskQueue,
-      workflowId: id,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: TerminalIdKey, value: tid },
-        { key: IssuanceStageKey, value: 'selecting' },
-      ],
-    });
+    const handle = await startIssuanceWorkflow(temporal, opts.centerTaskQueue, input);
     res.status(201).json({ issuanceId: id, progress: await handle.query(progressQuery) });
   });
 

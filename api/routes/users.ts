@@ -21,14 +21,14 @@ import { createHash, randomInt } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { issuanceIdFor, TERMINAL_ID_PATTERN, type Selection } from '../../domain/issuance';
-import { OWNER_REVOCATION_REASONS, requesterLabel, revocationWorkflowId, type RevocationInput } from '../../domain/revocation';
-import { CardIdKey, IssuanceStageKey, IssuerIdKey, RevocationReasonKey, TerminalIdKey } from '../../domain/search-attributes';
+import { OWNER_REVOCATION_REASONS, revocationWorkflowId, type RevocationInput } from '../../domain/revocation';
+import { awaitRevocationRow, startRevocationWorkflow } from '../revocation-workflow';
 import { GENDERS, LOCKED_MESSAGE, pinProblem, USER_ID_PATTERN, type IssuanceHolder } from '../../domain/users';
 import { isUniqueViolation, type Db } from '../../lib/db';
 import { hashPin } from '../../lib/pin-hash';
 import { checkUserPin } from '../../lib/user-login';
 import { DEFAULT_USER_SESSION_TTL_MS, endUserSession, findUserSession, openUserSession, type UserSession } from '../../lib/user-sessions';
-import { issuance } from '../../workflows/issuance';
+import { startIssuanceWorkflow } from '../issuance-workflow';
 import { cancelUpdate, progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
 import { ApiError } from '../errors';
 import { inspectImage } from './issuer/media';
@@ -327,16 +327,7 @@ export function userRoutes(opts: UserRouteOptions): Router {
     }
     const id = issuanceIdFor(s.terminalId, body.requestId);
     const input: IssuanceInput = { ...opts.issuanceDefaults, issuanceId: id, terminalId: s.terminalId, holdTtlMs: opts.holdTtlMs, holder };
-    const handle = await temporal.workflow.start(issuance, {
-      taskQueue: opts.centerTaskQueue,
-      workflowId: id,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: TerminalIdKey, value: s.terminalId },
-        { key: IssuanceStageKey, value: 'selecting' },
-      ],
-    });
+    const handle = await startIssuanceWorkflow(temporal, opts.centerTaskQueue, input);
     let item;
     try {
       item = await handle.executeUpdate(selectItemUpdate, { args: [selection], updateId: `${body.requestId}-select` });
@@ -386,24 +377,9 @@ export function userRoutes(opts: UserRouteOptions): Router {
     const existing = await revocationOf();
     if (existing) return void answer(existing, 200);
     const input: RevocationInput = { cardId: card.id, reason: body.reason, requestedBy: { kind: 'owner', id: s.userId, terminalId: s.terminalId }, requestId: body.requestId };
-    await temporal.workflow.start('revocation', {
-      taskQueue: opts.centerTaskQueue,
-      workflowId: revocationWorkflowId(card.id),
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: CardIdKey, value: card.id },
-        { key: IssuerIdKey, value: card.issuer_id },
-        { key: RevocationReasonKey, value: body.reason },
-      ],
-      memo: { card: card.id, reason: body.reason, requestedBy: requesterLabel(input.requestedBy), requestId: body.requestId },
-    });
-    const deadline = Date.now() + (opts.revocationWaitMs ?? 5000);
-    while (Date.now() < deadline) {
-      const row = await revocationOf();
-      if (row) return void answer(row, row.request_id === body.requestId ? 201 : 200);
-      await new Promise((r2) => setTimeout(r2, 25));
-    }
+    await startRevocationWorkflow({ temporal, centerTaskQueue: opts.centerTaskQueue }, input, card.issuer_id);
+    const row = await awaitRevocationRow(revocationOf, opts.revocationWaitMs);
+    if (row) return void answer(row, row.request_id === body.requestId ? 201 : 200);
     res.status(202).json({ cardId: card.id, status: 'pending', reason: body.reason, revokedAt: null, alreadyRevoked: false, workflowId: revocationWorkflowId(card.id), message: 'Your report is being processed; the card will be refused within moments.' });
   });
 

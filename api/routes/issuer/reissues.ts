@@ -13,8 +13,8 @@ import { isUniqueViolation, type Db } from '../../../lib/db';
 import { hashPickupCode, newPickupCode } from '../../../lib/pickup-code';
 import { feeRuleAt } from '../../../activities/center/fee-rules';
 import { formatPickupCode, REISSUE_STATUSES } from '../../../domain/reissue';
-import { REVOCATION_REASONS, revocationWorkflowId, type RevocationInput } from '../../../domain/revocation';
-import { CardIdKey, IssuerIdKey, RevocationReasonKey } from '../../../domain/search-attributes';
+import { REVOCATION_REASONS, type RevocationInput } from '../../../domain/revocation';
+import { awaitRevocationRow, startRevocationWorkflow } from '../../revocation-workflow';
 import { ApiError } from '../../errors';
 import { isoTime, notFound } from './common';
 import { route, type AnyRoute } from './route-def';
@@ -161,19 +161,7 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
   async function revokeUnlessRevoked(cardId: string, reason: RevocationInput['reason'], requestId: string, issuer: { issuerId: string; keyId: string }): Promise<void> {
     if (await isRevoked(cardId)) return;
     const input: RevocationInput = { cardId, reason, requestedBy: { kind: 'issuer', id: issuer.issuerId, keyId: issuer.keyId }, requestId };
-    await deps!.temporal.workflow.start('revocation', {
-      taskQueue: deps!.centerTaskQueue,
-      workflowId: revocationWorkflowId(cardId),
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: CardIdKey, value: cardId },
-        { key: IssuerIdKey, value: issuer.issuerId },
-        { key: RevocationReasonKey, value: reason },
-      ],
-      memo: { card: cardId, reason, requestedBy: `issuer ${issuer.issuerId} (API key ${issuer.keyId}), for a reissue`, requestId },
-    });
-    const deadline = Date.now() + (deps!.waitMs ?? 5000);
-    while (Date.now() < deadline && !(await isRevoked(cardId))) await new Promise((r) => setTimeout(r, 25));
+    await startRevocationWorkflow(deps!, input, issuer.issuerId, 'for a reissue');
+    await awaitRevocationRow(async () => ((await isRevoked(cardId)) ? true : undefined), deps!.waitMs);
   }
 }

@@ -10,8 +10,8 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Db } from '../../../lib/db';
-import { REVOCATION_REASONS, requesterLabel, revocationWorkflowId, type RevocationInput } from '../../../domain/revocation';
-import { CardIdKey, IssuerIdKey, RevocationReasonKey } from '../../../domain/search-attributes';
+import { REVOCATION_REASONS, type RevocationInput } from '../../../domain/revocation';
+import { awaitRevocationRow, startRevocationWorkflow } from '../../revocation-workflow';
 import { ApiError } from '../../errors';
 import { isoTime, notFound } from './common';
 import { route, type AnyRoute } from './route-def';
@@ -87,27 +87,11 @@ export function revocationRouteDefs(db: Db, deps?: RevocationRouteDeps): AnyRout
         if (existing) return { status: 200, json: dto(existing, true) };
         if (card.status !== 'issued') throw new ApiError(409, 'card_not_issued', `Card ${card.id} was never issued (it is ${card.status}); only issued cards can be revoked.`);
         if (!deps) throw new ApiError(503, 'revocation_unavailable', 'Revocation is not available on this server (no workflow engine).');
-        const workflowId = revocationWorkflowId(card.id);
         const input: RevocationInput = { cardId: card.id, reason: body.reason, requestedBy: { kind: 'issuer', id: issuer.issuerId, keyId: issuer.keyId }, requestId: body.requestId };
-        await deps.temporal.workflow.start('revocation', {
-          taskQueue: deps.centerTaskQueue,
-          workflowId,
-          args: [input],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          typedSearchAttributes: [
-            { key: CardIdKey, value: card.id },
-            { key: IssuerIdKey, value: issuer.issuerId },
-            { key: RevocationReasonKey, value: body.reason },
-          ],
-          memo: { card: card.id, reason: body.reason, requestedBy: requesterLabel(input.requestedBy), requestId: body.requestId },
-        });
-        const deadline = Date.now() + (deps.waitMs ?? 5000);
-        while (Date.now() < deadline) {
-          const row = await revocationOf(card.id);
-          // Revoked by this workflow run (or a concurrent request's run: the first reason stands).
-          if (row) return { status: row.request_id === body.requestId ? 201 : 200, json: dto(row, row.request_id !== body.requestId) };
-          await new Promise((r) => setTimeout(r, 25));
-        }
+        const workflowId = await startRevocationWorkflow(deps, input, issuer.issuerId);
+        const row = await awaitRevocationRow(() => revocationOf(card.id), deps.waitMs);
+        // Revoked by this workflow run (or a concurrent request's run: the first reason stands).
+        if (row) return { status: row.request_id === body.requestId ? 201 : 200, json: dto(row, row.request_id !== body.requestId) };
         return {
           status: 202,
           json: { cardId: card.id, status: 'pending', reason: body.reason, requestedBy: { kind: 'issuer', apiKeyId: issuer.keyId }, requestId: body.requestId, revokedAt: null, workflowId, alreadyRevoked: false },
