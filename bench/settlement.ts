@@ -13,7 +13,7 @@
  *      Σ issuer net of the period's sales (a full scan); run once to warm, then timed.
  *   4. (settle) the 100 `settlement` workflows started through the Temporal client exactly as the
  *      finance API starts them (lib/settlement-schedule.ts startSettlement), payloads encrypted,
- *      one center worker (workers/center-worker.ts); timed from the first start until every
+ *      one center worker in its own process (workers/center.js, bench/center-process.ts); timed from the first start until every
  *      settlement has claimed its sales, stored its totals and written its payout instruction
  *      (status awaiting_approval). Then, timed apart, (statements) the 100 statements rendered on
  *      demand as the finance and issuer APIs render them (they are not a workflow step).
@@ -28,7 +28,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { settlementItems, settlementStatement } from '../activities/center/settlement';
 import { renderStatementCsv, renderStatementJson, statementTotals } from '../domain/settlement-statement';
 import { DEFAULT_PERIOD_CONFIG, lastClosedPeriod, settlementIdFor } from '../domain/settlement-period';
@@ -38,7 +38,7 @@ import { newKeySpec, parseKeySpec } from '../lib/payload-keys';
 import { startSettlement } from '../lib/settlement-schedule';
 import { migrateLatest } from '../migrations';
 import { DEMO_ISSUERS, seedDemo } from '../migrations/seeds/demo';
-import { createCenterWorker } from '../workers/center-worker';
+import { startCenterProcess } from './center-process';
 import { settlementStateQuery } from '../workflows/settlement';
 import { benchDb, benchTemporal, mean, percentile, pool, profileHistory, round, say, table, tempDir, type HistoryProfile } from './support';
 
@@ -262,28 +262,24 @@ async function main(): Promise<void> {
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
     const connection = await Connection.connect({ address: temporalEnv.address });
     cleanups.push(() => connection.close());
-    const dataConverter = encryptedDataConverter(parseKeySpec(newKeySpec('bench')));
+    const keySpec = newKeySpec('bench');
+    const dataConverter = encryptedDataConverter(parseKeySpec(keySpec));
     const client = new Client({ connection, dataConverter });
-    const nativeConnection = await NativeConnection.connect({ address: temporalEnv.address });
-    cleanups.push(() => nativeConnection.close());
     const taskQueue = `center-bench-settlement-${tmp.runId}`;
-    // The worker's own pool (as in production); the bench watches through a second, small one.
-    const worker: Worker = await createCenterWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps: { db }, workflowBundle: { code }, dataConverter });
-    const running = worker.run();
-    cleanups.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-    });
+    // The center worker in its own process (bench/center-process.ts), as in production.
+    const center = await startCenterProcess({ temporalAddress: temporalEnv.address, databaseUrl: bdb.url, dataDir: tmp.dir, taskQueue, payloadKeys: keySpec, workflowCode: code });
+    cleanups.push(() => center.stop());
     const watch = createDb(bdb.url, tmp.dir);
     cleanups.push(() => watch.destroy());
     await watch.raw('SELECT 1');
 
     const ids = issuers.map((i) => settlementIdFor(i.id, period));
-    say(`(settle) starting ${ids.length} settlement workflows for ${period.label} (encrypted payloads, one center worker)`);
+    say(`(settle) starting ${ids.length} settlement workflows for ${period.label} (encrypted payloads, one center worker process)`);
     const counters0 = await innodbCounters(watch);
     const warnings0 = sdkWarnings;
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
+    const centerCpu0 = center.cpuSeconds();
     const t0 = performance.now();
     const handles = await Promise.all(issuers.map(async (i) => (await startSettlement({ client, taskQueue, period: DEFAULT_PERIOD_CONFIG }, i.id, period)).handle));
     const startedMs = performance.now() - t0;
@@ -309,6 +305,7 @@ async function main(): Promise<void> {
     const settleMs = performance.now() - t0;
     const elu = performance.eventLoopUtilization(elu0).utilization;
     const cpu = process.cpuUsage(cpu0);
+    const centerCpu = center.cpuSeconds() - centerCpu0;
     const counters1 = await innodbCounters(watch);
     const delta = (k: string) => n(counters1[k]) - n(counters0[k]);
     const settleWarnings = sdkWarnings - warnings0;
@@ -375,7 +372,7 @@ async function main(): Promise<void> {
       `  InnoDB during settle (server-wide): ${delta('Innodb_row_lock_waits')} row lock waits (${delta('Innodb_row_lock_time')} ms waited in all), ${delta('Innodb_deadlocks')} deadlocks, ${delta('Handler_update')} rows updated, ${delta('Innodb_data_fsyncs')} fsyncs, ${delta('Innodb_buffer_pool_reads')} buffer pool misses, ${round(delta('Innodb_os_log_written') / 1048576, 1)} MB redo written; SDK warnings (mostly failed activity attempts) ${settleWarnings}`,
     );
     say(
-      `  This process (client + center worker) during settle: event loop ${Math.round(elu * 100)} % busy, CPU ${round((cpu.user + cpu.system) / 1000 / settleMs, 2)} cores (user ${round(cpu.user / 1e6, 1)} s, system ${round(cpu.system / 1e6, 1)} s)`,
+      `  CPU during settle: center worker process ${round(centerCpu, 2)} s (${round((centerCpu * 1000) / settleMs, 2)} cores); this process (client, watcher) ${round((cpu.user + cpu.system) / 1e6, 2)} s, event loop ${Math.round(elu * 100)} % busy`,
     );
     say('');
     say('Phases (wall clock from the first start, from the database)');
