@@ -63,6 +63,10 @@ export function createCardActivities({ db, now = Date.now, cardKeys }: CenterDep
         validUntil: item.validity.validUntilMs === null ? null : new Date(item.validity.validUntilMs).toISOString(),
       };
       await db('cards').where({ id: cardId }).update({ valid_from_ms: item.validity.validFromMs, valid_until_ms: item.validity.validUntilMs });
+      // A prepaid replacement starts from the lost card's balance: the center records it for the new card too.
+      if (stored.kind === 'reissue' && selection.kind === 'prepaid') {
+        await db('card_balances').insert({ card_id: cardId, balance_minor: item.balanceMinor, updated_at_ms: issuedAtMs }).onConflict('card_id').merge(['balance_minor', 'updated_at_ms']);
+      }
       const bytes = signCardRecord(signingKeys(), record, initialValueArea(item.balanceMinor));
       return { recordBase64: Buffer.from(bytes).toString('base64') };
     },
@@ -87,8 +91,8 @@ interface CardItem {
 
 /**
  * What a replacement card carries: the revoked card's item as the center recorded it (a prepaid
- * card's value as sold: the center keeps no record of offline spending, and the lost chip is not
- * trusted), and the revoked card's validity window (recomputed from its issue time if not stored).
+ * card's balance from the center's record, carriedBalance; the lost chip is not trusted), and the
+ * revoked card's validity window (recomputed from its issue time if not stored).
  */
 async function reissuedItem(db: Knex, originalCardId: string): Promise<{ selection: Selection; item: CardItem; replaces: { replacesCardId: string } }> {
   const original = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', originalCardId).first('c.created_at_ms', 'c.valid_from_ms', 'c.valid_until_ms', 'i.selection');
@@ -101,10 +105,27 @@ async function reissuedItem(db: Knex, originalCardId: string): Promise<{ selecti
     selection = JSON.parse(earlier.selection) as StoredSelection;
   }
   const item = await cardItem(db, selection, Number(original.created_at_ms));
+  if (selection.kind === 'prepaid') item.balanceMinor = await carriedBalance(db, originalCardId, item.balanceMinor);
   if (original.valid_from_ms !== null && original.valid_from_ms !== undefined) {
     item.validity = { validFromMs: Number(original.valid_from_ms), validUntilMs: original.valid_until_ms === null ? null : Number(original.valid_until_ms) };
   }
   return { selection, item, replaces: { replacesCardId: originalCardId } };
+}
+
+/**
+ * A prepaid replacement's balance: the center's record of the lost card (card_balances, kept by
+ * reloads), never the lost chip. A card without a row holds what it was issued with, which for a
+ * replacement is its own predecessor's balance, so the chain is walked back to the first row.
+ */
+async function carriedBalance(db: Knex, cardId: string, soldMinor: number): Promise<number> {
+  for (let id: string | undefined = cardId; id; ) {
+    const row = await db('card_balances').where({ card_id: id }).first('balance_minor');
+    if (row) return Number(row.balance_minor);
+    const iss: { selection: string } | undefined = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', id).first('i.selection');
+    const sel: StoredSelection | null = iss ? (JSON.parse(iss.selection) as StoredSelection) : null;
+    id = sel?.kind === 'reissue' ? sel.originalCardId : undefined;
+  }
+  return soldMinor;
 }
 
 async function cardItem(db: Knex, selection: Selection, issuedAtMs: number): Promise<CardItem> {
