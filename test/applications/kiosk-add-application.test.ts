@@ -3,14 +3,12 @@
  * commuter pass adds an application to it — types the card number, picks the application, is
  * asked for the card, inserts it (the simulated customer's hand), and sees it done.
  */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { insertIssuedCard } from '../../terminal-worker/simulators/simulated-applications';
 import { Kiosk } from '../support/kiosk-client';
+import { openKioskBrowser } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
 import { attach, commuterFare, storePackage } from './support';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let stack: Stack;
 let browser: Browser;
@@ -19,9 +17,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  ({ browser, page } = await openKioskBrowser(pageErrors));
 });
 
 afterAll(async () => {

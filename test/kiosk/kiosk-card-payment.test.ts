@@ -4,18 +4,13 @@
  * card with its PIN typed on the simulated PIN pad is approved and the card is made; and a
  * pay-at-register slip shows its number until the store's POS reports the payment.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { DEMO_TEST_CARDS } from '../../demo/payment-hosts';
 import { isValidSlipNumber } from '../../domain/payments';
 import { newRequestId } from '../support/kiosk-client';
+import { openKioskBrowser, SHOT_DIR } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SHOT_DIR = process.env.KIOSK_SHOT_DIR ?? path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'kiosk-screens');
 
 let stack: Stack;
 let browser: Browser;
@@ -24,10 +19,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  fs.mkdirSync(SHOT_DIR, { recursive: true });
+  ({ browser, page } = await openKioskBrowser(pageErrors));
 });
 
 afterAll(async () => {

@@ -3,17 +3,11 @@
  * real stack: a customer buys one concert seat with cash through every screen, and the system of
  * record, the terminal and the issuer all see exactly one sale.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freeSeat, seatStatus } from '../support/assertions';
+import { openKioskBrowser, SHOT_DIR } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-/** Screenshots for a person to look at; not part of the repository. */
-const SHOT_DIR = path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'kiosk-screens');
 
 let stack: Stack;
 let browser: Browser;
@@ -23,10 +17,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   // Small but non-zero device timings, so the progress bar has steps to show.
   stack = await startStack({ timings: { feedMs: 400, chipWritePerKbMs: 2000, printMs: 800, presentMs: 400, payoutMs: 100, receiptMs: 300 } });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  fs.mkdirSync(SHOT_DIR, { recursive: true });
+  ({ browser, page } = await openKioskBrowser(pageErrors));
 });
 
 afterAll(async () => {

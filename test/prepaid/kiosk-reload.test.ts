@@ -3,19 +3,13 @@
  * playwright-core) on the real stack: the customer picks an amount, their card is in the reload
  * slot, they pay in cash, and the chip and the center both hold the new balance.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { parseCardRecord } from '../../domain/card-record';
 import { insertCustomerCard } from '../../terminal-worker/simulators/simulated-customer-slot';
 import { Kiosk } from '../support/kiosk-client';
+import { openKioskBrowser, SHOT_DIR } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Screenshots for a person to look at; not part of the repository. */
-const SHOT_DIR = path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'kiosk-screens');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let stack: Stack;
 let browser: Browser;
@@ -24,10 +18,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  fs.mkdirSync(SHOT_DIR, { recursive: true });
+  ({ browser, page } = await openKioskBrowser(pageErrors));
 });
 afterAll(async () => {
   await browser?.close();

@@ -3,15 +3,13 @@
  * with the pickup code their issuer gave them. A wrong code is refused on the page; the right one
  * shows the card's item at ¥0 (fee waived), and Confirm goes straight to making the card.
  */
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { createIssuerApiKey } from '../../api/issuer-auth';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
 import { freeSeat } from '../support/assertions';
 import { Kiosk } from '../support/kiosk-client';
+import { openKioskBrowser } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let stack: Stack;
 let browser: Browser;
@@ -20,9 +18,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  ({ browser, page } = await openKioskBrowser(pageErrors));
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

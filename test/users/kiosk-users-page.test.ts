@@ -6,17 +6,12 @@
  * from "my cards", log out. A wrong PIN shows the tries left.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { parseCardRecord } from '../../domain/card-record';
+import { openKioskBrowser, SHOT_DIR } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
 import { photoPng } from './support';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-/** Screenshots for a person to look at (KIOSK_SHOT_DIR keeps them after the run); not part of the repository. */
-const SHOT_DIR = process.env.KIOSK_SHOT_DIR ?? path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'kiosk-user-screens');
 
 let stack: Stack;
 let browser: Browser;
@@ -25,10 +20,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  fs.mkdirSync(SHOT_DIR, { recursive: true });
+  ({ browser, page } = await openKioskBrowser(pageErrors));
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
