@@ -11,6 +11,7 @@ import * as paymentHosts from './005_payment_hosts';
 import * as issuerApi from './006_issuer_api';
 import * as settlementBatches from './007_settlement_batches';
 import * as cardRevocations from './008_card_revocations';
+import * as cashShortfalls from './012_cash_shortfalls';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '006_issuer_api': issuerApi,
   '007_settlement_batches': settlementBatches,
   '008_card_revocations': cardRevocations,
+  '012_cash_shortfalls': cashShortfalls,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

@@ -1,4 +1,5 @@
 import { createCardActivities } from './cards';
+import { createCashShortfallActivities } from './cash-shortfalls';
 import { createCardPaymentActivities } from './card-payments';
 import { createRegisterPaymentActivities } from './register-payments';
 import type { CenterDeps } from './deps';
@@ -25,6 +26,7 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createSaleRefundActivities(deps),
     ...createSettlementActivities(deps),
     ...createRevocationActivities(deps),
+    ...createCashShortfallActivities(deps),
   };
 }
 

@@ -12,6 +12,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { DeviceError, type CardFace, type TerminalDevices } from '../../terminal-worker/devices/types';
 import { createPaymentDeviceActivities } from './payment-devices';
+import { createCashAcceptanceActivities } from './cash-acceptance';
 
 export const TerminalErrorTypes = {
   CardSpoiled: 'CardSpoiled',
@@ -21,6 +22,10 @@ export const TerminalErrorTypes = {
   CardNotTaken: 'CardNotTaken',
   /** The terminal is shutting down: the step was handed back to be resumed by the next worker. */
   HandedBack: 'HandedBack',
+  /** The cash unit could not pay it all; details[0] = { paidMinor, unpaidMinor }. Final. */
+  CashShort: 'CashShort',
+  /** The receipt printer is out of paper (or open): nothing printed. Final. */
+  PaperOut: 'PaperOut',
 } as const;
 
 /** How many unusable cards (not blank, wrong type, not answering) one feed may reject before giving up. */
@@ -50,11 +55,13 @@ function translate(err: unknown): unknown {
   if (err.code === 'STOCKER_EMPTY') return ApplicationFailure.nonRetryable(`Out of blank cards: ${err.message}`, TerminalErrorTypes.StockerEmpty);
   if (err.code === 'WRONG_CARD' || err.code === 'NO_CARD' || err.code === 'WRITE_FAILED') return spoiled(err.message);
   if (err.code === 'NOT_TAKEN') return ApplicationFailure.nonRetryable(err.message, TerminalErrorTypes.CardNotTaken);
+  if (err.code === 'CASH_SHORT') return ApplicationFailure.create({ message: err.message, type: TerminalErrorTypes.CashShort, nonRetryable: true, details: [err.details ?? {}] });
+  if (err.code === 'PAPER_OUT') return ApplicationFailure.nonRetryable(err.message, TerminalErrorTypes.PaperOut);
   return ApplicationFailure.retryable(err.message, TerminalErrorTypes.DeviceFault);
 }
 
 /** Runs a device step: heartbeats all along (so a dead worker is noticed at once) and types its errors. */
-async function device<T>(fn: () => Promise<T>): Promise<T> {
+export async function device<T>(fn: () => Promise<T>): Promise<T> {
   const ticker = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
@@ -76,6 +83,7 @@ export function createTerminalActivities(devices: TerminalDevices, options: Term
 
   return {
     ...createPaymentDeviceActivities(devices.payment),
+    ...createCashAcceptanceActivities(devices, device),
     /**
      * A blank card at the contact station; returns its chip UID. A blank card already there (a
      * feed whose worker died) is adopted; any other card left in the transport goes to the reject

@@ -59,6 +59,8 @@ export interface CashCredit {
   valueMinor: number;
   /** ccTalk coin/bill id, e.g. JP100A, JP0001A */
   denomination: string;
+  /** who had acceptance on when it came (enableAcceptance(owner)): the customer it belongs to */
+  owner?: string;
   /** the acceptor's event counter value for this credit */
   event: number;
   at: string;
@@ -95,7 +97,8 @@ export interface CashUnitCounters {
  * inserted money as credits with stable ids, acceptance on/off, counters and float levels.
  */
 export interface CashAcceptor {
-  enableAcceptance(): Promise<void>;
+  /** `owner` (e.g. the issuance id) is recorded with every credit taken until acceptance is off. */
+  enableAcceptance(owner?: string): Promise<void>;
   disableAcceptance(): Promise<void>;
   /** reads the acceptors now; new credits are also passed to onCredit listeners */
   poll(): Promise<CashCredit[]>;
@@ -121,7 +124,9 @@ export class CashUnitError extends DeviceError {
     readonly customerMessage: string,
     message: string,
   ) {
-    super('JAM', message);
+    // Outcome known and short: CASH_SHORT (final). TIMEOUT/PROTOCOL: unknown yet, the same tag settles it: JAM (retry).
+    const known = paidMinor !== null && unpaidMinor !== null && cashCode !== 'TIMEOUT' && cashCode !== 'PROTOCOL';
+    super(known ? 'CASH_SHORT' : 'JAM', message, known ? { paidMinor, unpaidMinor } : undefined);
     this.name = 'CashUnitError';
   }
 }
@@ -179,6 +184,8 @@ interface PayoutRecord {
 interface CashJournal {
   version: 1;
   accepting: boolean;
+  /** whose money is being taken while accepting */
+  owner?: string | null;
   coin: AcceptorCursor;
   bill: AcceptorCursor;
   pending: CashCredit[];
@@ -318,12 +325,16 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
 
   // --- acceptance ---
 
-  async enableAcceptance(): Promise<void> {
-    this.journal.update((j) => (j.accepting = true));
+  async enableAcceptance(owner?: string): Promise<void> {
+    this.journal.update((j) => {
+      j.accepting = true;
+      j.owner = owner ?? null;
+    });
     await this.applyAcceptance(true);
   }
 
   async disableAcceptance(): Promise<void> {
+    // The owner stays: a coin that was on its way as acceptance went off is still that customer's.
     this.journal.update((j) => (j.accepting = false));
     await this.applyAcceptance(false);
   }
@@ -437,7 +448,7 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
     // One durable write: the counter acted on, the new credits and their numbers — together.
     const recorded = this.journal.update((j) => {
       const c = j[kind];
-      const withIds = credits.map((cr) => ({ ...cr, id: `${source}-${c.serial}-${++c.seq}` }));
+      const withIds = credits.map((cr) => ({ ...cr, id: `${source}-${c.serial}-${++c.seq}`, ...(j.owner ? { owner: j.owner } : {}) }));
       c.lastEvent = counter;
       j.pending.push(...withIds);
       return withIds;

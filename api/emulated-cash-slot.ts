@@ -1,0 +1,59 @@
+/**
+ * The kiosk page's cash slot on an emulated kiosk. When the terminal's emulated kiosk runs on this
+ * machine (its kiosk.json under `<dataDir>/terminals/<id>/kiosk/`) and a cash unit driver is
+ * attached to its ccTalk emulator, a coin or note tapped on the page goes INTO the emulated
+ * acceptor: the terminal worker's driver reads the credit and reports it to the workflow itself
+ * (activities/terminal/cash-acceptance.ts). Otherwise (state-file simulators) the page's slot
+ * sends the insertCash Update directly, as before.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kioskControl } from '../terminal-worker/simulators/emulated-kiosk/launch';
+import type { KioskInfo } from '../terminal-worker/simulators/emulated-kiosk/main';
+
+export interface EmulatedCashSlot {
+  /** Puts the coin/note into the acceptor; resolves once acceptance was on, with the emulator's answer. */
+  insert(amountMinor: number): Promise<{ taken: boolean; answer: string }>;
+}
+
+interface CashStatus {
+  accepting: boolean;
+  hostActive: boolean;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function cashStatus(port: number): Promise<CashStatus> {
+  return JSON.parse((await kioskControl(port, 'cash status')).replace(/^ok /, '')) as CashStatus;
+}
+
+/** The emulated cash slot of `terminalId`, or null when its cash does not come from an emulated acceptor. */
+export async function emulatedCashSlot(dataDir: string, terminalId: string, acceptanceWaitMs = 5000): Promise<EmulatedCashSlot | null> {
+  const file = path.join(dataDir, 'terminals', terminalId, 'kiosk', 'kiosk.json');
+  let info: KioskInfo;
+  try {
+    info = JSON.parse(fs.readFileSync(file, 'utf8')) as KioskInfo;
+  } catch {
+    return null;
+  }
+  if (!info.cashPty || !alive(info.pid)) return null;
+  const status = await cashStatus(info.controlPort).catch(() => null);
+  if (!status?.hostActive) return null; // no driver on the cash unit: the terminal uses the simulated one
+  return {
+    async insert(amountMinor) {
+      // The terminal turns acceptance on when it starts acceptCash, a moment after cash was chosen.
+      const end = Date.now() + acceptanceWaitMs;
+      while (!(await cashStatus(info.controlPort)).accepting && Date.now() < end) await sleep(100);
+      const answer = await kioskControl(info.controlPort, `cash insert ${amountMinor}`);
+      return { taken: /accepted|in escrow|stacked/.test(answer), answer };
+    },
+  };
+}
