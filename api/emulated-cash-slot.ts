@@ -53,7 +53,7 @@ export async function emulatedCashSlot(dataDir: string, terminalId: string, acce
       const end = Date.now() + acceptanceWaitMs;
       while (!(await cashStatus(info.controlPort)).accepting && Date.now() < end) await sleep(100);
       const answer = await kioskControl(info.controlPort, `cash insert ${amountMinor}`);
-      return { taken: /accepted|in escrow|stacked/.test(answer), answer };
+      return { taken: /^(coin \S+ accepted|note \S+ (in escrow|stacked))/.test(answer), answer };
     },
   };
 }

@@ -61,6 +61,8 @@ export interface StackOptions {
    * emulators with the real drivers, instead of the state-file simulators.
    */
   emulatedCash?: boolean;
+  /** Emulated devices: the vpcd port of the first terminal's reader (default 35963, reader 0). */
+  vpcdBasePort?: number;
   /** Emulated kiosk settings (timings, auto-take) for every terminal. */
   kiosk?: Omit<KioskLaunchOptions, 'stateDir' | 'vpcdPort'>;
   /** Extra environment for terminal worker processes (e.g. CARD_TAKE_TIMEOUT_MS). */
@@ -179,7 +181,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const emulated = opts.devices === 'emulated';
   if (emulated) {
     if (terminalIds.length > 2) throw new Error('emulated devices: at most two terminals (vpcd has readers on 35963 and 35964)');
-    for (const [i, tid] of terminalIds.entries()) kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort: VPCD_BASE_PORT + i }));
+    for (const [i, tid] of terminalIds.entries()) kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort: (opts.vpcdBasePort ?? VPCD_BASE_PORT) + i }));
   }
   const kioskEnv = (tid: string): NodeJS.ProcessEnv => {
     const k = kiosks.get(tid)!;

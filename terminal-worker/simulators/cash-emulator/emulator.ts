@@ -345,8 +345,8 @@ export class CashEmulator {
       paying: s.changer.paying ? { requested: s.changer.paying.requested, paid: s.changer.paying.paid } : null,
       error: s.changer.error,
       escrow: s.bill.escrow?.value ?? null,
-      /** acceptance on (a master inhibit lifted), and a driver polling in the last 2 s */
-      accepting: !s.coin.masterInhibit || !s.bill.masterInhibit,
+      /** acceptance on (both master inhibits lifted), and a driver polling in the last 2 s */
+      accepting: !s.coin.masterInhibit && !s.bill.masterInhibit,
       hostActive: Date.now() - this.lastFrameAt < 2000,
       counters: { moneyIn: s.changer.moneyIn, moneyOut: s.changer.moneyOut },
       audit: this.model.audit(),
