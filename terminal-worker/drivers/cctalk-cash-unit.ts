@@ -148,6 +148,11 @@ export interface CcTalkCashUnitOptions {
   payoutTimeoutMs?: number;
   /** how long a payout command must show no effect before it is taken as never received */
   resendGuardMs?: number;
+  /**
+   * The smallest amount the change unit can pay (its smallest coin; 10 for a unit without ¥1 and
+   * ¥5 coins). The part of a payout below it is never sent: it is a SHORT_CHANGE, owed.
+   */
+  smallestPayoutMinor?: number;
   /** values accepted while acceptance is on (default: every coin and note the acceptors know) */
   acceptValues?: number[];
   onCredit?: (credit: CashCredit) => void;
@@ -236,6 +241,7 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
       commandTimeoutMs: 300,
       payoutTimeoutMs: 120_000,
       resendGuardMs: 1000,
+      smallestPayoutMinor: 10,
       log: (line) => process.stderr.write(`cash unit: ${line}\n`),
       ...options,
     };
@@ -523,12 +529,22 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
    * every later call with the same tag; nothing is paid twice.
    */
   payout(tag: string, amountMinor: number, onProgress?: (fraction: number) => void): Promise<{ paidMinor: number; alreadyPaid: boolean }> {
-    const run = () =>
-      this.payoutExclusive(tag, amountMinor, onProgress).catch((err: unknown) => {
+    // What no coin can pay (e.g. ¥3 of ¥2,673 without ¥1 coins) is owed; the rest is paid as usual.
+    const odd = Number.isInteger(amountMinor) && amountMinor > 0 ? amountMinor % this.o.smallestPayoutMinor : 0;
+    const run = async () => {
+      try {
+        const paid = amountMinor - odd > 0 || odd === 0 ? await this.payoutExclusive(tag, amountMinor - odd, onProgress) : { paidMinor: 0, alreadyPaid: false };
+        if (odd === 0) return paid;
+        throw this.unpayable(tag, paid.paidMinor, odd);
+      } catch (err) {
+        if (err instanceof CashUnitError && odd > 0 && err.paidMinor !== null && err.unpaidMinor !== null && !err.message.includes('below the smallest')) {
+          throw new CashUnitError(err.cashCode, err.paidMinor, err.unpaidMinor + odd, this.customerMessage(err.paidMinor, err.unpaidMinor + odd), `${err.message}; and ${this.money(odd)} below the smallest coin`);
+        }
         if (!(err instanceof CcTalkError)) throw err;
         // The change unit stopped answering: what happened to this tag is settled on the next call.
         throw new CashUnitError('TIMEOUT', null, null, 'Your change is being paid. Please wait; if nothing comes, call a member of staff.', `payout ${tag}: ${err.message}`);
-      });
+      }
+    };
     const result = this.payoutChain.then(run, run);
     this.payoutChain = result.catch(() => undefined);
     return result;
@@ -631,6 +647,14 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
     this.journal.update((j) => Object.assign(j.payouts[tag]!, { state: 'done', paidMinor: paid, unpaidMinor: unpaid, outcome, fault, doneAt: new Date().toISOString() }));
     this.o.log(`payout ${tag}: ${outcome}, paid ${this.money(paid)}${unpaid ? `, unpaid ${this.money(unpaid)}` : ''}`);
     return this.journal.get().payouts[tag]!;
+  }
+
+  private unpayable(tag: string, paid: number, odd: number): CashUnitError {
+    const a = this.alert('critical', 'SHORT_CHANGE', `payout ${tag}: ${this.money(odd)} is below the smallest coin the unit pays (${this.money(this.o.smallestPayoutMinor)}); ${this.money(paid)} paid, ${this.money(odd)} still owed to the customer`, {
+      customerMessage: this.customerMessage(paid, odd),
+      details: { tag, paidMinor: paid, unpaidMinor: odd },
+    });
+    return new CashUnitError('SHORT_CHANGE', paid, odd, a.customerMessage!, a.message);
   }
 
   private customerMessage(paid: number, unpaid: number): string {

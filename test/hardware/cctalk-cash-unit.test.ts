@@ -249,6 +249,18 @@ test('short change: a typed outcome with the amount paid, an operator alert and 
   for (const [v, n] of [[10, 100], [50, 50], [100, 100]]) await emu.control(`refill ${v} ${n}`);
 });
 
+test('an amount below the smallest coin: the rest is paid, that part is a SHORT_CHANGE owed, never paid twice', async () => {
+  const u = unit!;
+  const total0 = trayTotal();
+  const e = await expectCashError(u.payout('change:odd', 485), 'SHORT_CHANGE', 480, 5);
+  expect({ code: e.code, details: e.details }).toEqual({ code: 'CASH_SHORT', details: { paidMinor: 480, unpaidMinor: 5 } });
+  expect(e.customerMessage).toMatch(/¥480 was paid and ¥5 is still owed/);
+  await expectCashError(u.payout('change:odd', 485), 'SHORT_CHANGE', 480, 5); // a retry pays nothing more
+  expect(trayTotal() - total0).toBe(480);
+  await expectCashError(u.payout('change:tiny', 7), 'SHORT_CHANGE', 0, 7);
+  expect(trayTotal() - total0).toBe(480);
+});
+
 test('a hopper jam mid-payout: a typed outcome with the amount paid', async () => {
   const u = unit!;
   await emu.control('jam-hopper 100 after 1');
