@@ -26,7 +26,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('currency', 3).notNullable();
     t.string('reason', 30).notNullable(); // CASH_SHORT | TERMINAL_OFFLINE | PAYOUT_FAILED
     t.string('detail', 300).nullable();
-    t.string('voucher_number', 40).notNullable().unique();
+    t.string('voucher_number', 40).nullable().unique(); // set from the row id in the inserting transaction
     t.string('status', 10).notNullable().defaultTo('owed'); // owed | settled
     t.bigInteger('created_at_ms').notNullable();
     t.index(['terminal_id', 'status']);

@@ -52,7 +52,7 @@ export function createCashShortfallActivities({ db, now = Date.now }: CenterDeps
         const iss = await trx('issuances').where({ id: issuanceId }).first('terminal_id');
         if (!iss) throw refuse('InvariantBroken', `no issuance ${issuanceId}`);
         const atMs = now();
-        // A provisional unique number first, then the real one from the row id (short, for the customer to read out).
+        // The voucher number comes from the row id (short, for the customer to read out), in the same transaction.
         const [id] = await trx('cash_shortfalls').insert({
           tag: s.tag,
           issuance_id: issuanceId,
@@ -64,7 +64,6 @@ export function createCashShortfallActivities({ db, now = Date.now }: CenterDeps
           currency: s.currency,
           reason: s.reason,
           detail: s.detail?.slice(0, 300) ?? null,
-          voucher_number: `tmp-${s.tag}`.slice(0, 40),
           created_at_ms: atMs,
         });
         const voucherNumber = `CV-${String(id).padStart(6, '0')}`;
