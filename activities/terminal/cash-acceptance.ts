@@ -86,9 +86,12 @@ export function createCashAcceptanceActivities(devices: TerminalDevices, device:
           }
         } finally {
           await acceptor.disableAcceptance();
-          // A coin on its way as acceptance went off is still this customer's (refused and paid back if not needed).
+          // A coin on its way as acceptance went off is still this customer's (refused and paid back if
+          // not needed). Delivered even when cancelled: the worker's client calls would be aborted with
+          // the activity, so these run under their own signal.
           await acceptor.poll().catch(() => []);
-          remaining = (await deliverPending(issuanceId).catch(() => null)) ?? remaining;
+          const own = await ctx.client.withAbortSignal(new AbortController().signal, () => deliverPending(issuanceId)).catch(() => null);
+          remaining = own ?? remaining;
         }
         return { acceptor: true, paid: remaining === 0 };
       });

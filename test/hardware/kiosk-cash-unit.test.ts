@@ -132,6 +132,26 @@ test('a coin put in while the terminal worker is dead is credited to its issuanc
   expect(await failedChecks()).toEqual([]);
 });
 
+test('cancelled after a note went into the acceptor: the unit pays it back, acceptance is off, counters = ledger', async () => {
+  const seat = await freeSeat(stack.db);
+  const unit0 = cashUnit();
+  const kiosk = new Kiosk(stack.apiUrl, tid);
+  await kiosk.start();
+  await kiosk.selectAndConfirm({ kind: 'seat', seatId: seat.id });
+  expect((await kiosk.insertCash(1000)).body).toMatchObject({ insertedMinor: 1000 });
+  expect((await kiosk.cancel()).status).toBe(200);
+  const end = await kiosk.waitForStage('cancelled', 60_000);
+  expect(end.message).toMatch(/Your ¥1,000 has been returned/);
+  const unit = cashUnit();
+  expect(total(unit.tray) - total(unit0.tray)).toBe(1000);
+  expect([unit.coin.masterInhibit, unit.bill.masterInhibit]).toEqual([true, true]); // acceptance off
+  // A note put in now is handed back, not credited to anyone.
+  expect(await stack.kiosk(tid).control('cash insert 1000')).toMatch(/not accepted/);
+  const c = await counts();
+  expect(Number(c.money_in_minor) - Number(c.money_out_minor)).toBe(unit.changer.moneyIn - unit.changer.moneyOut);
+  expect(await failedChecks()).toEqual([]);
+});
+
 test('the changer cannot pay the change: the card is made, the change owed with a printed voucher, the books match the unit', async () => {
   const k = stack.kiosk(tid);
   for (const v of [10, 50, 100, 500, 1000, 5000]) await k.control(`cash refill ${v} 0`);
