@@ -1,13 +1,15 @@
 /**
  * Entry point of a terminal worker process (one per kiosk).
  *
- * Real kiosk: the card printer on a serial port, the IC reader through pcscd (docs/configuration.md):
+ * Real kiosk: the card printer, the ccTalk cash unit and the ESC/POS receipt printer on serial ports,
+ * the IC reader through pcscd (docs/configuration.md):
  *   TERMINAL_ID=T-001 TEMPORAL_ADDRESS=center:7233 TEMPORAL_TLS_CERT=… TEMPORAL_TLS_KEY=… \
- *   CARD_PRINTER_PORT=/dev/ttyUSB0 CARD_READER='…' node dist/terminal-worker/main.js
+ *   CARD_PRINTER_PORT=/dev/ttyUSB0 CARD_READER='…' CASH_UNIT_PORT=/dev/ttyUSB1 RECEIPT_PRINTER_PORT=/dev/ttyUSB2 \
+ *   node dist/terminal-worker/main.js
  *
- * `--simulate` (or TERMINAL_SIMULATE=1): the same drivers against the emulated kiosk (printer
- * emulator on a socat pty pair, virtual card on vpcd inside the real pcscd), started here and
- * stopped with this process. Without pcscd+vpcd or socat (or with TERMINAL_SIMULATOR=state-file)
+ * `--simulate` (or TERMINAL_SIMULATE=1): the same drivers against the emulated kiosk (card printer,
+ * cash unit and receipt printer emulators on socat pty pairs, virtual card on vpcd inside the real
+ * pcscd), started here and stopped with this process. Without pcscd+vpcd or socat (or with TERMINAL_SIMULATOR=state-file)
  * it falls back to the in-process state-file simulators and says so.
  *
  * SIGTERM: stop taking work; a step in progress finishes (a print, a chip write) within

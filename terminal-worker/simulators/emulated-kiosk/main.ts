@@ -75,7 +75,8 @@ async function main(): Promise<void> {
       } catch (err) {
         answer = `error ${(err as Error).message}`;
       }
-      log(`control ${line.trim()}: ${answer.length > 200 ? answer.slice(0, 200) + '…' : answer}`);
+      // Status reads (the API polls `cash status` while a note waits for acceptance) are not logged.
+      if (!/^((cash|receipt) )?status$/.test(line.trim())) log(`control ${line.trim()}: ${answer.length > 200 ? answer.slice(0, 200) + '…' : answer}`);
       socket.write(`${answer}\n`);
     });
     socket.on('error', () => {});
