@@ -61,7 +61,7 @@ function translate(err: unknown): unknown {
 }
 
 /** Runs a device step: heartbeats all along (so a dead worker is noticed at once) and types its errors. */
-export async function device<T>(fn: () => Promise<T>): Promise<T> {
+async function device<T>(fn: () => Promise<T>): Promise<T> {
   const ticker = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
