@@ -1,7 +1,7 @@
 /**
  * The kiosk page's cash slot on an emulated kiosk. When the terminal's emulated kiosk runs on this
  * machine (its kiosk.json under `<dataDir>/terminals/<id>/kiosk/`) and a cash unit driver is
- * attached to its ccTalk emulator, a coin or note tapped on the page goes INTO the emulated
+ * driving its ccTalk emulator, a coin or note tapped on the page goes INTO the emulated
  * acceptor: the terminal worker's driver reads the credit and reports it to the workflow itself
  * (activities/terminal/cash-acceptance.ts). Otherwise (state-file simulators) the page's slot
  * sends the insertCash Update directly, as before.
@@ -19,7 +19,8 @@ export interface EmulatedCashSlot {
 
 interface CashStatus {
   accepting: boolean;
-  hostActive: boolean;
+  driven: boolean;
+  polled: boolean;
 }
 
 function alive(pid: number): boolean {
@@ -36,7 +37,7 @@ async function cashStatus(port: number): Promise<CashStatus> {
 }
 
 /** The emulated cash slot of `terminalId`, or null when its cash does not come from an emulated acceptor. */
-export async function emulatedCashSlot(dataDir: string, terminalId: string, acceptanceWaitMs = 5000): Promise<EmulatedCashSlot | null> {
+export async function emulatedCashSlot(dataDir: string, terminalId: string, acceptanceWaitMs = 10_000): Promise<EmulatedCashSlot | null> {
   const file = path.join(dataDir, 'terminals', terminalId, 'kiosk', 'kiosk.json');
   let info: KioskInfo;
   try {
@@ -46,12 +47,16 @@ export async function emulatedCashSlot(dataDir: string, terminalId: string, acce
   }
   if (!info.cashPty || !alive(info.pid)) return null;
   const status = await cashStatus(info.controlPort).catch(() => null);
-  if (!status?.hostActive) return null; // no driver on the cash unit: the terminal uses the simulated one
+  // No driver ever talked to the cash unit: the terminal uses the simulated one. (A driven unit whose
+  // worker is down still gets the coin: it is credited when the worker is back, or handed back.)
+  if (!status?.driven) return null;
   return {
     async insert(amountMinor) {
-      // The terminal turns acceptance on when it starts acceptCash, a moment after cash was chosen.
+      // The terminal turns acceptance on when it starts acceptCash, a moment after cash was chosen
+      // (acceptance left on by a worker that died does not count: nobody is polling).
       const end = Date.now() + acceptanceWaitMs;
-      while (!(await cashStatus(info.controlPort)).accepting && Date.now() < end) await sleep(100);
+      const ready = (st: CashStatus) => st.accepting && st.polled;
+      while (!ready(await cashStatus(info.controlPort)) && Date.now() < end) await sleep(100);
       const answer = await kioskControl(info.controlPort, `cash insert ${amountMinor}`);
       return { taken: /^(coin \S+ accepted|note \S+ (in escrow|stacked))/.test(answer), answer };
     },

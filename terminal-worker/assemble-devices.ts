@@ -51,7 +51,11 @@ export async function assembleTerminalDevices(s: KioskDeviceSettings, log: (msg:
   let cashUnit: CcTalkCashUnit | null = null;
   let receiptPrinter: EscPosReceiptPrinter | null = null;
   try {
-    if (s.cash) cashUnit = await createCcTalkCashUnit({ path: s.cash.path, baudRate: s.cash.baudRate, journalFile: s.cash.journalFile, onAlert: alert('cash unit'), log: () => {} });
+    if (s.cash) {
+      // Acceptance is on only while an acceptCash runs: a previous worker may have died with it on.
+      // (Coins taken meanwhile are read by open() and stay pending for their owner.)
+      cashUnit = await createCcTalkCashUnit({ path: s.cash.path, baudRate: s.cash.baudRate, journalFile: s.cash.journalFile, acceptanceOnOpen: 'off', onAlert: alert('cash unit'), log: () => {} });
+    }
     if (s.receipt) receiptPrinter = await createEscPosReceiptPrinter({ path: s.receipt.path, baudRate: s.receipt.baudRate, journalFile: s.receipt.journalFile, onAlert: alert('receipt printer'), log: () => {} });
   } catch (err) {
     await cashUnit?.close().catch(() => {});

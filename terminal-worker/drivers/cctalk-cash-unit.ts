@@ -153,6 +153,12 @@ export interface CcTalkCashUnitOptions {
    * ¥5 coins). The part of a payout below it is never sent: it is a SHORT_CHANGE, owed.
    */
   smallestPayoutMinor?: number;
+  /**
+   * Acceptance when the driver opens: 'restore' what the journal says (default), or 'off' — for a
+   * host that turns it on per customer: a note left in escrow by a dead host is then handed back,
+   * not stacked for whoever was paying before. Coins already taken are credited either way.
+   */
+  acceptanceOnOpen?: 'restore' | 'off';
   /** values accepted while acceptance is on (default: every coin and note the acceptors know) */
   acceptValues?: number[];
   onCredit?: (credit: CashCredit) => void;
@@ -242,6 +248,7 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
       payoutTimeoutMs: 120_000,
       resendGuardMs: 1000,
       smallestPayoutMinor: 10,
+      acceptanceOnOpen: 'restore',
       log: (line) => process.stderr.write(`cash unit: ${line}\n`),
       ...options,
     };
@@ -279,6 +286,7 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
       await this.req(this.addr.bill, Header.modifyBillOperatingMode, [0b11]); // use stacker and escrow
     }
     this.changerSerial = await this.identify(this.addr.changer, 'Changer');
+    if (this.o.acceptanceOnOpen === 'off' && this.journal.get().accepting) this.journal.update((j) => (j.accepting = false));
     await this.applyAcceptance(this.journal.get().accepting);
     await this.poll(); // events that happened while the driver was down
     const open = Object.values(this.journal.get().payouts).filter((r) => r.state === 'sent');

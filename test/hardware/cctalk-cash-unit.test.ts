@@ -188,6 +188,24 @@ test('a credit recorded but not yet delivered comes back after a restart, with t
   expect(u.pendingCredits()).toEqual([]);
 });
 
+test("acceptanceOnOpen 'off': a driver that died accepting leaves a note in escrow: handed back; a coin taken: credited to its owner", async () => {
+  await unit!.enableAcceptance('iss-owner-1');
+  await closeDriver(); // "dies" with acceptance on
+  expect(await emu.insert(100)).toMatch(/accepted/);
+  expect(await emu.insert(1000)).toMatch(/in escrow/);
+  const returned0 = emu.state().returned['1000'] ?? 0;
+  unit = await createCcTalkCashUnit({ path: emu.hostPath, journalFile: journal(), pollMs: 0, resendGuardMs: 400, acceptanceOnOpen: 'off', onAlert: (a) => alerts.push(a), log: () => {} });
+  await until('the note handed back', async () => {
+    await unit!.poll();
+    return (emu.state().returned['1000'] ?? 0) === returned0 + 1;
+  });
+  const pending = unit.pendingCredits();
+  expect(pending.map((c) => [c.valueMinor, c.owner])).toEqual([[100, 'iss-owner-1']]);
+  expect([emu.state().coin.masterInhibit, emu.state().bill.masterInhibit]).toEqual([true, true]);
+  unit.ackCredit(pending[0]!.id);
+  await unit.enableAcceptance(); // as the tests below expect
+});
+
 test('payout: exact change, and at most once per tag', async () => {
   const u = unit!;
   const before = { ...tray() };

@@ -132,6 +132,35 @@ test('a coin put in while the terminal worker is dead is credited to its issuanc
   expect(await failedChecks()).toEqual([]);
 });
 
+test('a coin its issuance can no longer take (cancelled meanwhile) is paid back, not credited to the next customer', async () => {
+  const seatA = await freeSeat(stack.db);
+  const a = new Kiosk(stack.apiUrl, tid);
+  await a.start();
+  await a.selectAndConfirm({ kind: 'seat', seatId: seatA.id });
+  await until('acceptance on', async () => JSON.parse((await stack.kiosk(tid).control('cash status')).slice(3)).accepting, 30_000);
+  for (const p of terminalProcs()) await p.kill('SIGKILL');
+  expect(await stack.kiosk(tid).control('cash insert 500')).toMatch(/coin ¥500 accepted/); // nobody reads it yet
+  expect((await a.cancel()).status).toBe(200);
+  await a.waitForStage('cancelled', 60_000);
+  const unit0 = cashUnit();
+
+  stack.startTerminal(tid); // the driver reads the coin, owned by A, and keeps it pending
+  const seatB = await freeSeat(stack.db);
+  const b = new Kiosk(stack.apiUrl, tid);
+  await b.buyWithCash({ kind: 'seat', seatId: seatB.id }, [10000, 5000]);
+  const done = await b.waitForStage('completed', 90_000);
+  expect(done.cash!.insertedMinor).toBe(15000); // not 15,500
+
+  const unit = cashUnit();
+  const change = 15000 - done.item!.quote.totalMinor;
+  // The ¥500 went back to the tray (unclaimed), besides B's change.
+  expect(total(unit.tray) - total(unit0.tray)).toBe(500 + change);
+  const journal = JSON.parse(fs.readFileSync(path.join(stack.env.DATA_DIR!, 'terminals', tid, 'journals', 'cash-unit.json'), 'utf8'));
+  expect(Object.keys(journal.payouts).filter((t) => t.startsWith('unclaimed:'))).toHaveLength(1);
+  expect(journal.pending).toEqual([]);
+  expect(await failedChecks()).toEqual([]);
+});
+
 test('cancelled after a note went into the acceptor: the unit pays it back, acceptance is off, counters = ledger', async () => {
   const seat = await freeSeat(stack.db);
   const unit0 = cashUnit();

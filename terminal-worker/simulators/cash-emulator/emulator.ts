@@ -345,9 +345,11 @@ export class CashEmulator {
       paying: s.changer.paying ? { requested: s.changer.paying.requested, paid: s.changer.paying.paid } : null,
       error: s.changer.error,
       escrow: s.bill.escrow?.value ?? null,
-      /** acceptance on (both master inhibits lifted), and a driver polling in the last 2 s */
+      /** acceptance on (both master inhibits lifted) */
       accepting: !s.coin.masterInhibit && !s.bill.masterInhibit,
-      hostActive: Date.now() - this.lastFrameAt < 2000,
+      /** a driver has talked to the unit since this emulator started; and within the last second (it is polling) */
+      driven: this.lastFrameAt > 0,
+      polled: Date.now() - this.lastFrameAt < 1000,
       counters: { moneyIn: s.changer.moneyIn, moneyOut: s.changer.moneyOut },
       audit: this.model.audit(),
     };
