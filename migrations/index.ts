@@ -14,6 +14,7 @@ import * as cardRevocations from './008_card_revocations';
 import * as registeredUsers from './009_registered_users';
 import * as cardReissues from './010_card_reissues';
 import * as stockCardsAndReloads from './011_stock_cards_and_reloads';
+import * as cashShortfalls from './012_cash_shortfalls';
 import * as cardApplications from './013_card_applications';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '009_registered_users': registeredUsers,
   '010_card_reissues': cardReissues,
   '011_stock_cards_and_reloads': stockCardsAndReloads,
+  '012_cash_shortfalls': cashShortfalls,
   '013_card_applications': cardApplications,
 };
 

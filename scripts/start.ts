@@ -155,7 +155,7 @@ async function main() {
   const noEmulators = process.env.TERMINAL_SIMULATOR === 'state-file' ? 'TERMINAL_SIMULATOR=state-file' : emulatorsUnavailable(Number(process.env.EMULATOR_VPCD_PORT || 35963));
   say(noEmulators
     ? `Terminal ${config.TERMINAL_ID}: state-file simulators, not the real drivers (${noEmulators}).`
-    : `Terminal ${config.TERMINAL_ID}: real drivers on the emulated kiosk (card printer emulator on a socat pty pair, virtual card on pcscd's vpcd reader); printed faces in ${path.join(config.DATA_DIR, 'terminals', config.TERMINAL_ID, 'kiosk', 'faces')}.`);
+    : `Terminal ${config.TERMINAL_ID}: real drivers on the emulated kiosk (card printer, cash unit and receipt printer emulators on socat pty pairs, virtual card on pcscd's vpcd reader); printed faces in ${path.join(config.DATA_DIR, 'terminals', config.TERMINAL_ID, 'kiosk', 'faces')}, receipts in ${path.join(config.DATA_DIR, 'terminals', config.TERMINAL_ID, 'kiosk', 'receipts')}.`);
   run(`terminal ${config.TERMINAL_ID}`, 'terminal-worker/main.js', ['--simulate'], { ...env, CENTER_API_URL: `http://127.0.0.1:${config.API_PORT}` });
   run('api', 'api/main.js', [], env);
   await waitForHttp(`${apiUrl}/api/health`);

@@ -1,7 +1,7 @@
 /**
  * The terminal worker's own settings (on top of lib/config.ts: TERMINAL_ID, TEMPORAL_ADDRESS,
- * TEMPORAL_NAMESPACE, DATA_DIR): Temporal mTLS, the IC reader, the card printer's serial line,
- * shutdown, and what `--simulate` runs. Validated once at start; see docs/configuration.md.
+ * TEMPORAL_NAMESPACE, DATA_DIR): Temporal mTLS, the IC reader, the card printer's, cash unit's and
+ * receipt printer's serial lines, shutdown, and what `--simulate` runs. Validated once at start; see docs/configuration.md.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,13 +39,21 @@ const schema = z.object({
 
   /** The center's API, where the terminal fetches application packages before installing them on cards. */
   CENTER_API_URL: z.string().url().default('http://localhost:3000'),
+  /** The ccTalk cash unit's serial device (coin acceptor, bill validator, changer on one bus). Unset: simulated cash unit. */
+  CASH_UNIT_PORT: z.string().optional(),
+  CASH_UNIT_BAUD_RATE: z.coerce.number().int().positive().default(9600),
+  /** The ESC/POS receipt printer's serial device. Unset: simulated receipt printer. */
+  RECEIPT_PRINTER_PORT: z.string().optional(),
+  RECEIPT_PRINTER_BAUD_RATE: z.coerce.number().int().positive().default(38400),
+  /** Where the cash unit and receipt drivers keep their durable journals (default $DATA_DIR/terminals/<id>/journals). */
+  DEVICE_JOURNAL_DIR: z.string().optional(),
 
   /** How long SIGTERM waits for the step in progress to finish before cancelling it. */
   TERMINAL_SHUTDOWN_GRACE_MS: ms.default(30000),
 
   /**
-   * What --simulate runs: `emulators` (printer emulator on a socat pty pair + virtual card on vpcd,
-   * driven by the real drivers), `state-file` (the in-process simulators), or `auto` (emulators
+   * What --simulate runs: `emulators` (card printer, cash unit and receipt printer emulators on
+   * socat pty pairs + virtual card on vpcd, driven by the real drivers), `state-file` (the in-process simulators), or `auto` (emulators
    * when pcscd with vpcd and socat are there, else state-file).
    */
   TERMINAL_SIMULATOR: z.enum(['auto', 'emulators', 'state-file']).default('auto'),
@@ -92,4 +100,8 @@ export function temporalTls(c: TerminalConfig): TLSConfig | undefined {
 
 export function emulatorDir(c: TerminalConfig, dataDir: string, terminalId: string): string {
   return c.EMULATOR_DIR ?? path.join(dataDir, 'terminals', terminalId, 'kiosk');
+}
+
+export function deviceJournalDir(c: TerminalConfig, dataDir: string, terminalId: string): string {
+  return c.DEVICE_JOURNAL_DIR ?? path.join(dataDir, 'terminals', terminalId, 'journals');
 }

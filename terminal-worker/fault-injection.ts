@@ -6,6 +6,7 @@
  *   present     mid dispense (the card is in the bezel, waiting for the customer)
  *   feed        mid feed (the printer is moving the card from the stocker)
  *   payout      mid change payout
+ *   ack-credit  after a cash credit was reported to the workflow, before the driver is told (acknowledged)
  * Unset in normal operation. (Step boundaries: FAULT_KILL_BEFORE_ACTIVITY / FAULT_KILL_AFTER_ACTIVITY.)
  */
 import type { CardFace, OnProgress, TerminalDevices } from './devices/types';
@@ -40,7 +41,12 @@ export function withKillDuring(devices: TerminalDevices, spec: string | undefine
       return { ...devices, cardPath: Object.assign(Object.create(cardPath), { feed: () => killSoon(cardPath.feed()) }) };
     case 'payout':
       return { ...devices, cash: { payout: (tag, amount) => killSoon(cash.payout(tag, amount)) } };
+    case 'ack-credit': {
+      const acceptor = devices.cashAcceptor;
+      if (!acceptor) throw new Error('FAULT_KILL_DURING=ack-credit: this terminal has no cash acceptor');
+      return { ...devices, cashAcceptor: Object.assign(Object.create(acceptor), { ackCredit: die }) };
+    }
     default:
-      throw new Error(`FAULT_KILL_DURING: unknown step "${step}" (write, print, present, feed, payout)`);
+      throw new Error(`FAULT_KILL_DURING: unknown step "${step}" (write, print, present, feed, payout, ack-credit)`);
   }
 }

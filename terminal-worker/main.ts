@@ -1,13 +1,15 @@
 /**
  * Entry point of a terminal worker process (one per kiosk).
  *
- * Real kiosk: the card printer on a serial port, the IC reader through pcscd (docs/configuration.md):
+ * Real kiosk: the card printer, the ccTalk cash unit and the ESC/POS receipt printer on serial ports,
+ * the IC reader through pcscd (docs/configuration.md):
  *   TERMINAL_ID=T-001 TEMPORAL_ADDRESS=center:7233 TEMPORAL_TLS_CERT=… TEMPORAL_TLS_KEY=… \
- *   CARD_PRINTER_PORT=/dev/ttyUSB0 CARD_READER='…' node dist/terminal-worker/main.js
+ *   CARD_PRINTER_PORT=/dev/ttyUSB0 CARD_READER='…' CASH_UNIT_PORT=/dev/ttyUSB1 RECEIPT_PRINTER_PORT=/dev/ttyUSB2 \
+ *   node dist/terminal-worker/main.js
  *
- * `--simulate` (or TERMINAL_SIMULATE=1): the same drivers against the emulated kiosk (printer
- * emulator on a socat pty pair, virtual card on vpcd inside the real pcscd), started here and
- * stopped with this process. Without pcscd+vpcd or socat (or with TERMINAL_SIMULATOR=state-file)
+ * `--simulate` (or TERMINAL_SIMULATE=1): the same drivers against the emulated kiosk (card printer,
+ * cash unit and receipt printer emulators on socat pty pairs, virtual card on vpcd inside the real
+ * pcscd), started here and stopped with this process. Without pcscd+vpcd or socat (or with TERMINAL_SIMULATOR=state-file)
  * it falls back to the in-process state-file simulators and says so.
  *
  * SIGTERM: stop taking work; a step in progress finishes (a print, a chip write) within
@@ -23,7 +25,7 @@ import { encryptedDataConverter } from '../lib/payload-codec';
 import { payloadKeyProvider } from '../lib/payload-keys';
 import { killAfterActivity, killBeforeActivity } from '../workers/fault-injection';
 import { assembleTerminalDevices, type AssembledDevices } from './assemble-devices';
-import { emulatorDir, loadTerminalConfig, readerChoice, temporalTls, type TerminalConfig } from './config';
+import { deviceJournalDir, emulatorDir, loadTerminalConfig, readerChoice, temporalTls, type TerminalConfig } from './config';
 import { withKillDuring } from './fault-injection';
 import { emulatorsUnavailable } from './simulators/emulated-kiosk/availability';
 import { launchEmulatedKiosk, type KioskProcess } from './simulators/emulated-kiosk/launch';
@@ -60,6 +62,8 @@ async function main() {
   let kiosk: KioskProcess | null = null;
   let assembled: AssembledDevices;
   let printerPort = tc.CARD_PRINTER_PORT;
+  let cashPort = tc.CASH_UNIT_PORT;
+  let receiptPort = tc.RECEIPT_PRINTER_PORT;
   let reader = readerChoice(tc);
   let useStateFile = false;
   if (simulate) {
@@ -72,8 +76,10 @@ async function main() {
       const dir = emulatorDir(tc, config.DATA_DIR, terminalId);
       kiosk = await launchEmulatedKiosk({ stateDir: dir, vpcdPort: tc.EMULATOR_VPCD_PORT, exitWithParent: true, ...kioskTimings(timings, tc) });
       printerPort = kiosk.hostPty;
+      cashPort = kiosk.cashPty;
+      receiptPort = kiosk.receiptPty;
       reader = kiosk.readerName;
-      logger.info({ terminalId, dir, printerPort, reader }, 'emulated kiosk started (printer emulator on a socat pty pair, contact station on vpcd)');
+      logger.info({ terminalId, dir, printerPort, cashPort, receiptPort, reader }, 'emulated kiosk started (card printer, cash unit and receipt printer emulators on socat pty pairs, contact station on vpcd)');
     }
   }
   if (useStateFile) {
@@ -81,10 +87,13 @@ async function main() {
     assembled = { devices: sim, describe: { all: `state-file simulators (${stateFile})` }, close: async () => {} };
   } else {
     if (!printerPort) throw new Error('CARD_PRINTER_PORT is not set: name the card printer\'s serial device (or start with --simulate)');
+    const journals = deviceJournalDir(tc, config.DATA_DIR, terminalId);
     assembled = await assembleTerminalDevices(
       {
         printer: { path: printerPort, baudRate: tc.CARD_PRINTER_BAUD_RATE, commandTimeoutMs: tc.CARD_PRINTER_TIMEOUT_MS, takeTimeoutMs: tc.CARD_TAKE_TIMEOUT_MS },
         reader: { reader, maxCommandData: tc.CARD_READER_MAX_APDU_DATA, pageSize: tc.CHIP_PAGE_SIZE, writeAttempts: tc.CHIP_WRITE_ATTEMPTS, cardWaitMs: tc.CARD_AT_STATION_WAIT_MS },
+        ...(cashPort ? { cash: { path: cashPort, baudRate: tc.CASH_UNIT_BAUD_RATE, journalFile: path.join(journals, 'cash-unit.json') } } : {}),
+        ...(receiptPort ? { receipt: { path: receiptPort, baudRate: tc.RECEIPT_PRINTER_BAUD_RATE, journalFile: path.join(journals, 'receipt-printer.json') } } : {}),
         simulated: { stateFile, timings },
       },
       (msg) => logger.warn({ terminalId }, msg),

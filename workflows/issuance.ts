@@ -17,9 +17,11 @@
  * is produced only after an explicit approval.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  isCancellation,
   condition,
   ParentClosePolicy,
   proxyActivities,
@@ -57,6 +59,7 @@ import {
   type RegisterSlip,
 } from '../domain/payments';
 import { paymentReversal, reversalWorkflowId } from './payment-reversal';
+import { createCashDesk, owedMessage, terminalOffline } from './issuance-cash';
 import { IssuanceStageKey, IssuerIdKey, ProductTypeKey } from '../domain/search-attributes';
 import {
   cancelUpdate,
@@ -118,6 +121,17 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 10 },
   });
 
+  // The terminal's coin/note acceptor runs while cash is awaited; cancelled (and waited for) when that ends.
+  const acceptor = proxyActivities<Pick<TerminalActivities, 'acceptCash'>>({
+    taskQueue: terminalTaskQueue(terminalId),
+    scheduleToStartTimeout: input.terminal?.scheduleToStartMs ?? 60_000,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: input.terminal?.heartbeatMs ?? 10_000,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 5 },
+  });
+  const desk = createCashDesk({ issuanceId, terminalId, terminal, center });
+
   const payOpts = input.payment ?? {};
   const maxTries = payOpts.maxTries ?? 3;
   const registerHoldMs = payOpts.registerHoldMs ?? 30 * 60_000;
@@ -157,6 +171,11 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   let approvedCard: CardAuthResult | null = null;
   let slip: (RegisterSlip & { attempt: number }) | null = null;
   const payment = (): PaymentProgress => p.payment!;
+  /** acceptCash running for this issuance; `ended`: it finished by itself (no acceptor, failed), not restarted. */
+  let acceptance: { scope: CancellationScope; done: Promise<void> } | null = null;
+  let acceptanceEnded = false;
+  /** The terminal has a real cash unit (it counts: its counters are reported to the books). */
+  let cashUnitCounts = false;
 
   /** Moves to a stage; the stage search attribute goes in the same upsert as any others given. */
   const setStage = (stage: Stage, message: string | null = p.message, more: SearchAttributeUpdatePair[] = []) => {
@@ -233,9 +252,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
           p.cash = null;
           p.payment = { ...base, state: 'awaiting-register', slip: { slipNumber: made.slipNumber, expiresAt: made.expiresAt, storeId: made.storeId } };
           setStage('paying', `Please take the slip to the store's register and pay ${formatMoney(due, currency)} there. Slip number ${made.slipNumber}.`);
-          await terminal
-            .printReceipt(`slip-${issuanceId}`, slipLines(made.slipNumber, due, currency, made.expiresAt))
-            .catch((err) => log.warn('register slip not printed', { issuanceId, error: errorMessage(err) }));
+          await desk.printOrFlag(`slip-${issuanceId}`, slipLines(made.slipNumber, due, currency, made.expiresAt));
         } else if (method === 'cash') {
           attempt++;
           cashAttempt = attempt;
@@ -369,6 +386,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
 
   // Wait for payment, while the customer keeps acting within the hold time (or the slip's time).
   for (;;) {
+    if (awaitingCash() && !acceptance && !acceptanceEnded) startAcceptance();
+    if (acceptance && !awaitingCash() && !paid) await stopAcceptance(); // another payment method was chosen
     const waitMs = Math.max(1, (p.customerDeadline ?? Date.now()) - Date.now());
     const acted = await condition(() => touched || cancelRequested || paid || pendingCard !== null || readFromTerminal, waitMs);
     if (paid) break;
@@ -404,6 +423,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     touched = false;
   }
 
+  await stopAcceptance();
   // Paid: from here on every way out either hands over a card or gives the money back.
   p.customerDeadline = null;
   setStage('producing', p.message);
@@ -412,6 +432,8 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   const compensations: Array<() => Promise<void>> = [];
   /** What the customer is told if the card cannot be made, by how they paid. */
   let refundNote = 'Your money has been returned.';
+  /** Change the cash unit could not pay (owed, with a voucher): repeated on the last screens. */
+  let owedNote = '';
   /** Credit: the authorization becomes a sale only once the card is in the customer's hand. */
   let capture: (() => Promise<void>) | null = null;
   let currentCard: { cardId?: string; uid: string } | null = null;
@@ -422,10 +444,17 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       const cash = p.cash!;
       await center.recordCashPayment(issuanceId, { amountMinor: cash.dueMinor, tenderedMinor: cash.insertedMinor, changeMinor: cash.changeMinor, currency: item.quote.currency, ...(cashAttempt > 1 ? { attempt: cashAttempt } : {}) });
       compensations.unshift(async () => {
-        const back = await terminal.payoutCash(`refund:${issuanceId}`, cash.dueMinor).then(() => true, () => false);
-        await center.markPaymentRefunded(issuanceId, back);
+        const back = await desk.payOut('refund', `refund:${issuanceId}`, cash.dueMinor, item.quote.currency);
+        await center.markPaymentRefunded(issuanceId, back.owedMinor === 0);
+        if (back.owedMinor > 0) refundNote = owedMessage(back, 'refund', item.quote.currency);
+        if (cashUnitCounts) await desk.reportCounters();
       });
-      if (cash.changeMinor > 0) await terminal.payoutCash(`change:${issuanceId}`, cash.changeMinor);
+      // Change the unit cannot pay is owed (voucher); the card is still made.
+      const change = await desk.payOut('change', `change:${issuanceId}`, cash.changeMinor, item.quote.currency);
+      if (change.owedMinor > 0) owedNote = ` ${owedMessage(change, 'change', item.quote.currency)}`;
+      p.message += owedNote;
+      if (cashUnitCounts) await desk.reportCounters();
+      if (desk.offline) throw ApplicationFailure.nonRetryable('the kiosk is not responding', 'TerminalOffline');
     } else if (method === 'register') {
       refundNote = 'Please show your slip at the register: the store will give your money back.';
       compensations.unshift(async () => {
@@ -486,6 +515,7 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       }
     }
   } catch (err) {
+    desk.noteFailure(err);
     log.error('production failed after payment; refunding', { issuanceId, error: errorMessage(err) });
     await CancellationScope.nonCancellable(async () => {
       if (currentCard) {
@@ -497,17 +527,16 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
       await center.releaseHold(issuanceId, 'refunded');
     });
     p.step = null;
-    setStage('refunded', `Sorry, the card could not be produced (${errorMessage(err)}). ${refundNote}`);
+    const why = terminalOffline(err) ? 'the kiosk is not responding' : errorMessage(err);
+    setStage('refunded', `Sorry, the card could not be produced (${why}). ${refundNote}${owedNote}`);
     return finish(p);
   }
 
   // The customer has the card. Receipt, sale and notification cannot undo it, so they retry.
   step('receipt');
-  await terminal
-    .printReceipt(issuanceId, receiptLines(p))
-    .catch((err) => log.warn('receipt not printed', { issuanceId, error: errorMessage(err) }));
+  await desk.printOrFlag(issuanceId, receiptLines(p));
   p.percent = 100;
-  setStage('recording', 'Please take your card and receipt.');
+  setStage('recording', `Please take your card and receipt.${owedNote}`);
   await CancellationScope.nonCancellable(async () => {
     if (capture) await capture();
     await center.recordSale(issuanceId, p.cardId!);
@@ -600,6 +629,36 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
     }
   }
 
+  function awaitingCash(): boolean {
+    return p.stage === 'paying' && p.paymentMethod === 'cash' && !paid && !cancelRequested;
+  }
+
+  /** Starts the terminal's acceptCash for the amount still due (see activities/terminal/cash-acceptance.ts). */
+  function startAcceptance(): void {
+    const scope = new CancellationScope();
+    const run = scope.run(() => acceptor.acceptCash(issuanceId, { dueMinor: p.cash!.remainingMinor }));
+    const done = run.then(
+      (r) => {
+        cashUnitCounts ||= r.acceptor;
+        if (!r.acceptor || !scope.consideredCancelled) acceptanceEnded = true;
+      },
+      (err) => {
+        if (isCancellation(err)) return;
+        acceptanceEnded = true;
+        desk.noteFailure(err);
+        log.warn('cash acceptance ended', { issuanceId, error: errorMessage(err) });
+      },
+    );
+    acceptance = { scope, done: done.finally(() => void (acceptance = null)) };
+  }
+
+  async function stopAcceptance(): Promise<void> {
+    const a = acceptance;
+    if (!a) return;
+    a.scope.cancel();
+    await a.done;
+  }
+
   function step(s: ProductionStep) {
     p.step = s;
     p.percent = productionPercent(s, false);
@@ -608,10 +667,13 @@ export async function issuance(input: IssuanceInput): Promise<Progress> {
   async function endUnpaid(stage: Stage, message: string): Promise<Progress> {
     await condition(() => inFlight === 0);
     await CancellationScope.nonCancellable(async () => {
+      await stopAcceptance(); // no more coins in before they are counted and given back
       const inserted = p.cash?.insertedMinor ?? 0;
       if (inserted > 0) {
-        await terminal.payoutCash(`return:${issuanceId}`, inserted);
-        message += ` Your ${formatMoney(inserted, p.item!.quote.currency)} has been returned.`;
+        const currency = p.item!.quote.currency;
+        const back = await desk.payOut('return', `return:${issuanceId}`, inserted, currency);
+        message += back.owedMinor === 0 ? ` Your ${formatMoney(inserted, currency)} has been returned.` : ` ${owedMessage(back, 'return', currency)}`;
+        if (cashUnitCounts) await desk.reportCounters();
       }
       if (slip) await center.closeRegisterSlip(issuanceId, stage === 'expired' ? 'expired' : 'cancelled');
       await center.releaseHold(issuanceId, stage as 'expired' | 'cancelled');

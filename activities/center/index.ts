@@ -1,5 +1,6 @@
 import { createCardActivities } from './cards';
 import { createCardApplicationActivities } from './card-applications';
+import { createCashShortfallActivities } from './cash-shortfalls';
 import { createCardPaymentActivities } from './card-payments';
 import { createRegisterPaymentActivities } from './register-payments';
 import type { CenterDeps } from './deps';
@@ -33,6 +34,7 @@ export function createCenterActivities(deps: CenterDeps) {
     ...createStockCardActivities(deps),
     ...createReloadActivities(deps),
     ...createCardApplicationActivities(deps),
+    ...createCashShortfallActivities(deps),
   };
 }
 

@@ -66,15 +66,34 @@ export async function checkLedger(db: Knex): Promise<LedgerCheck[]> {
   const saleCount = n((await db('sales').count({ c: '*' }).first())?.c);
   add('collected payments = the sales they paid for', unpaid.map((u) => `${u.issuance_id}: paid ${n(u.amount_minor)} for ${n(u.price_minor) + n(u.customer_fee_minor)}`), saleCount);
 
-  // 5. Cash per terminal = cash kept for its payments (returned refunds take it back out).
+  // 5. Cash per terminal = cash kept for its payments (returned refunds take it back out), plus
+  // change/returns it could not pay out (owed, still in the unit), minus what it paid of short refunds.
   const terminals = await db('terminals').pluck('id');
   const cashMismatch: string[] = [];
+  const terminalCash = new Map<string, number>();
   for (const tid of terminals) {
     const inLedger = await sumAccount(db, Accounts.terminalCash(tid));
+    terminalCash.set(tid, inLedger);
     const kept = n((await db('payments as p').join('issuances as i', 'i.id', 'p.issuance_id').where({ 'i.terminal_id': tid, 'p.method': 'cash' }).whereIn('p.status', ['collected', 'refund_due']).sum({ s: 'p.amount_minor' }).first())?.s);
-    if (inLedger !== kept) cashMismatch.push(`${tid}: ledger ${inLedger} ≠ payments kept ${kept}`);
+    const unpaidOut = n((await db('cash_shortfalls').where({ terminal_id: tid }).whereIn('kind', ['change', 'return']).sum({ s: 'owed_minor' }).first())?.s);
+    const refundsPaid = n((await db('cash_shortfalls').where({ terminal_id: tid, kind: 'refund' }).sum({ s: 'paid_minor' }).first())?.s);
+    const expected = kept + unpaidOut - refundsPaid;
+    if (inLedger !== expected) cashMismatch.push(`${tid}: ledger ${inLedger} ≠ payments kept ${kept} + unpaid change/returns ${unpaidOut} − paid of short refunds ${refundsPaid}`);
   }
   add('cash per terminal = cash payments kept', cashMismatch, terminals.length);
+
+  // 5b. Cash per terminal = what its cash unit counts (money in − money out, its own counters, as last
+  // reported). Checked for terminals whose unit counts; meaningful while the terminal is idle.
+  const counts = await db('terminal_cash_counts').select('terminal_id', 'money_in_minor', 'money_out_minor', 'reported_at_ms');
+  const countMismatch: string[] = [];
+  for (const c of counts) {
+    const inUnit = n(c.money_in_minor) - n(c.money_out_minor);
+    const inLedger = terminalCash.get(c.terminal_id) ?? (await sumAccount(db, Accounts.terminalCash(c.terminal_id)));
+    if (inUnit !== inLedger) {
+      countMismatch.push(`${c.terminal_id}: ledger cash ${inLedger} ≠ cash unit's counters ${inUnit} (money in ${n(c.money_in_minor)} − money out ${n(c.money_out_minor)}, reported ${new Date(n(c.reported_at_ms)).toISOString()}); off by ${inUnit - inLedger}`);
+    }
+  }
+  add("cash per terminal = the cash unit's own counters", countMismatch, counts.length);
 
   // 6. Prepayments held = payments collected for issuances not yet sold.
   const held = -(await sumAccount(db, Accounts.customerPrepayments));

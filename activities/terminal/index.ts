@@ -15,6 +15,7 @@ import { createPaymentDeviceActivities } from './payment-devices';
 import { createPrepaidCardActivities } from './prepaid-cards';
 import { createApplicationActivities } from './applications';
 import type { PackageSource } from '../../terminal-worker/devices/application-loader';
+import { createCashAcceptanceActivities } from './cash-acceptance';
 
 export const TerminalErrorTypes = {
   CardSpoiled: 'CardSpoiled',
@@ -24,6 +25,10 @@ export const TerminalErrorTypes = {
   CardNotTaken: 'CardNotTaken',
   /** The terminal is shutting down: the step was handed back to be resumed by the next worker. */
   HandedBack: 'HandedBack',
+  /** The cash unit could not pay it all; details[0] = { paidMinor, unpaidMinor }. Final. */
+  CashShort: 'CashShort',
+  /** The receipt printer is out of paper (or open): nothing printed. Final. */
+  PaperOut: 'PaperOut',
 } as const;
 
 /** How many unusable cards (not blank, wrong type, not answering) one feed may reject before giving up. */
@@ -55,6 +60,8 @@ function translate(err: unknown): unknown {
   if (err.code === 'STOCKER_EMPTY') return ApplicationFailure.nonRetryable(`Out of blank cards: ${err.message}`, TerminalErrorTypes.StockerEmpty);
   if (err.code === 'WRONG_CARD' || err.code === 'NO_CARD' || err.code === 'WRITE_FAILED') return spoiled(err.message);
   if (err.code === 'NOT_TAKEN') return ApplicationFailure.nonRetryable(err.message, TerminalErrorTypes.CardNotTaken);
+  if (err.code === 'CASH_SHORT') return ApplicationFailure.create({ message: err.message, type: TerminalErrorTypes.CashShort, nonRetryable: true, details: [err.details ?? {}] });
+  if (err.code === 'PAPER_OUT') return ApplicationFailure.nonRetryable(err.message, TerminalErrorTypes.PaperOut);
   return ApplicationFailure.retryable(err.message, TerminalErrorTypes.DeviceFault);
 }
 
@@ -83,6 +90,7 @@ export function createTerminalActivities(devices: TerminalDevices, options: Term
     ...createPaymentDeviceActivities(devices.payment),
     ...createPrepaidCardActivities(devices),
     ...createApplicationActivities(devices, options.packages, device),
+    ...createCashAcceptanceActivities(devices, device),
     /**
      * A blank card at the contact station; returns its chip UID. A blank card already there (a
      * feed whose worker died) is adopted; any other card left in the transport goes to the reject

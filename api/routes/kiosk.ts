@@ -19,6 +19,9 @@ import type { Db } from '../../lib/db';
 import { startIssuanceWorkflow } from '../issuance-workflow';
 import { cancelUpdate, choosePaymentUpdate, confirmUpdate, enterCardUpdate, insertCashUpdate, progressQuery, selectItemUpdate, type IssuanceInput } from '../../workflows/issuance-messages';
 import { ApiError } from '../errors';
+import { emulatedCashSlot } from '../emulated-cash-slot';
+import { isAcceptedDenomination } from '../../domain/cash';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isCardMethod, PAYMENT_METHODS } from '../../domain/payments';
 import { PinBlockError } from '../../domain/pin-block';
 import { captureCardAtEdge, CardEdgeError } from '../../lib/card-edge';
@@ -38,6 +41,8 @@ export interface KioskRouteOptions {
   cardVault?: CardVault;
   /** Payment host keys by reference (default: PAYMENT_KEYS). */
   paymentKeys?: PaymentKeyProvider;
+  /** Where emulated kiosks on this machine write kiosk.json (default DATA_DIR): see api/emulated-cash-slot.ts. */
+  dataDir?: string;
 }
 
 const requestId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be 8-64 letters, digits, - or _');
@@ -115,7 +120,26 @@ export function kioskRoutes(opts: KioskRouteOptions): Router {
 
   r.post('/issuances/:id/cash', async (req, res) => {
     const body = bodies.cash.parse(req.body ?? {});
-    res.json(await handleFor(req.params.id).executeUpdate(insertCashUpdate, { args: [{ amountMinor: body.amountMinor }], updateId: body.requestId }));
+    const handle = handleFor(req.params.id);
+    const before = await handle.query(progressQuery);
+    const slot = before.stage === 'paying' && before.paymentMethod === 'cash' && isAcceptedDenomination(body.amountMinor) ? await emulatedCashSlot(opts.dataDir ?? loadConfig().DATA_DIR, before.terminalId) : null;
+    if (!slot) {
+      res.json(await handle.executeUpdate(insertCashUpdate, { args: [{ amountMinor: body.amountMinor }], updateId: body.requestId }));
+      return;
+    }
+    // Into the emulated acceptor; the terminal reports the credit to the workflow. Answer once it has.
+    const inserted = before.cash?.insertedMinor ?? 0;
+    const { taken, answer } = await slot.insert(body.amountMinor);
+    if (!taken) throw new ApiError(409, 'cash_refused', `The cash unit handed it back (${answer}). It takes cash only while a purchase waits for it.`);
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const now = await handle.query(progressQuery);
+      if ((now.cash?.insertedMinor ?? 0) >= inserted + body.amountMinor || Date.now() > end) {
+        res.json(now.cash);
+        return;
+      }
+      await sleep(100);
+    }
   });
 
   let vault = opts.cardVault;

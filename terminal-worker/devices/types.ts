@@ -57,6 +57,8 @@ export interface ChipEncoder {
 /** Change dispenser of the cash unit. `tag` makes a payout happen at most once. */
 export interface CashUnit {
   payout(tag: string, amountMinor: number): Promise<{ paidMinor: number; alreadyPaid: boolean }>;
+  /** The unit's own money-in / money-out totals (units that count them; not the state-file simulator). */
+  counters?(): Promise<{ moneyInMinor: number; moneyOutMinor: number }>;
 }
 
 export interface ReceiptPrinter {
@@ -74,6 +76,8 @@ export interface TerminalDevices {
   customerCard?: import('./customer-card-slot').CustomerCardSlot;
   /** Installs applications on CPU cards at the contact station (application-loader.ts); absent: none. */
   applications?: import('./application-loader').ApplicationLoader;
+  /** Coin and note acceptance (the ccTalk unit); absent when cash comes from the kiosk page's slot. */
+  cashAcceptor?: import('../drivers/cctalk-cash-unit').CashAcceptor;
 }
 
 export class DeviceError extends Error {
@@ -81,9 +85,13 @@ export class DeviceError extends Error {
     /**
      * UNAVAILABLE: the device itself is gone (reader unplugged, service down): not the card's fault.
      * NOT_TAKEN: the customer did not take the presented card; it went to the reject bin.
+     * CASH_SHORT: the cash unit could not pay it all (empty, jammed, refused); `details` says
+     *   paidMinor / unpaidMinor. Retrying the same tag cannot pay more.
+     * PAPER_OUT: the receipt printer has no paper (or its cover is open); nothing more prints.
      */
-    readonly code: 'STOCKER_EMPTY' | 'NO_CARD' | 'WRONG_CARD' | 'WRITE_FAILED' | 'JAM' | 'UNAVAILABLE' | 'NOT_TAKEN',
+    readonly code: 'STOCKER_EMPTY' | 'NO_CARD' | 'WRONG_CARD' | 'WRITE_FAILED' | 'JAM' | 'UNAVAILABLE' | 'NOT_TAKEN' | 'CASH_SHORT' | 'PAPER_OUT',
     message: string,
+    readonly details?: { paidMinor?: number; unpaidMinor?: number },
   ) {
     super(message);
   }

@@ -59,6 +59,8 @@ export interface CashCredit {
   valueMinor: number;
   /** ccTalk coin/bill id, e.g. JP100A, JP0001A */
   denomination: string;
+  /** who had acceptance on when it came (enableAcceptance(owner)): the customer it belongs to */
+  owner?: string;
   /** the acceptor's event counter value for this credit */
   event: number;
   at: string;
@@ -95,7 +97,8 @@ export interface CashUnitCounters {
  * inserted money as credits with stable ids, acceptance on/off, counters and float levels.
  */
 export interface CashAcceptor {
-  enableAcceptance(): Promise<void>;
+  /** `owner` (e.g. the issuance id) is recorded with every credit taken until acceptance is off. */
+  enableAcceptance(owner?: string): Promise<void>;
   disableAcceptance(): Promise<void>;
   /** reads the acceptors now; new credits are also passed to onCredit listeners */
   poll(): Promise<CashCredit[]>;
@@ -121,7 +124,9 @@ export class CashUnitError extends DeviceError {
     readonly customerMessage: string,
     message: string,
   ) {
-    super('JAM', message);
+    // Outcome known and short: CASH_SHORT (final). TIMEOUT/PROTOCOL: unknown yet, the same tag settles it: JAM (retry).
+    const known = paidMinor !== null && unpaidMinor !== null && cashCode !== 'TIMEOUT' && cashCode !== 'PROTOCOL';
+    super(known ? 'CASH_SHORT' : 'JAM', message, known ? { paidMinor, unpaidMinor } : undefined);
     this.name = 'CashUnitError';
   }
 }
@@ -143,6 +148,17 @@ export interface CcTalkCashUnitOptions {
   payoutTimeoutMs?: number;
   /** how long a payout command must show no effect before it is taken as never received */
   resendGuardMs?: number;
+  /**
+   * The smallest amount the change unit can pay (its smallest coin; 10 for a unit without ¥1 and
+   * ¥5 coins). The part of a payout below it is never sent: it is a SHORT_CHANGE, owed.
+   */
+  smallestPayoutMinor?: number;
+  /**
+   * Acceptance when the driver opens: 'restore' what the journal says (default), or 'off' — for a
+   * host that turns it on per customer: a note left in escrow by a dead host is then handed back,
+   * not stacked for whoever was paying before. Coins already taken are credited either way.
+   */
+  acceptanceOnOpen?: 'restore' | 'off';
   /** values accepted while acceptance is on (default: every coin and note the acceptors know) */
   acceptValues?: number[];
   onCredit?: (credit: CashCredit) => void;
@@ -179,6 +195,8 @@ interface PayoutRecord {
 interface CashJournal {
   version: 1;
   accepting: boolean;
+  /** whose money is being taken while accepting */
+  owner?: string | null;
   coin: AcceptorCursor;
   bill: AcceptorCursor;
   pending: CashCredit[];
@@ -229,6 +247,8 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
       commandTimeoutMs: 300,
       payoutTimeoutMs: 120_000,
       resendGuardMs: 1000,
+      smallestPayoutMinor: 10,
+      acceptanceOnOpen: 'restore',
       log: (line) => process.stderr.write(`cash unit: ${line}\n`),
       ...options,
     };
@@ -266,6 +286,7 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
       await this.req(this.addr.bill, Header.modifyBillOperatingMode, [0b11]); // use stacker and escrow
     }
     this.changerSerial = await this.identify(this.addr.changer, 'Changer');
+    if (this.o.acceptanceOnOpen === 'off' && this.journal.get().accepting) this.journal.update((j) => (j.accepting = false));
     await this.applyAcceptance(this.journal.get().accepting);
     await this.poll(); // events that happened while the driver was down
     const open = Object.values(this.journal.get().payouts).filter((r) => r.state === 'sent');
@@ -318,12 +339,16 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
 
   // --- acceptance ---
 
-  async enableAcceptance(): Promise<void> {
-    this.journal.update((j) => (j.accepting = true));
+  async enableAcceptance(owner?: string): Promise<void> {
+    this.journal.update((j) => {
+      j.accepting = true;
+      j.owner = owner ?? null;
+    });
     await this.applyAcceptance(true);
   }
 
   async disableAcceptance(): Promise<void> {
+    // The owner stays: a coin that was on its way as acceptance went off is still that customer's.
     this.journal.update((j) => (j.accepting = false));
     await this.applyAcceptance(false);
   }
@@ -437,7 +462,7 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
     // One durable write: the counter acted on, the new credits and their numbers — together.
     const recorded = this.journal.update((j) => {
       const c = j[kind];
-      const withIds = credits.map((cr) => ({ ...cr, id: `${source}-${c.serial}-${++c.seq}` }));
+      const withIds = credits.map((cr) => ({ ...cr, id: `${source}-${c.serial}-${++c.seq}`, ...(j.owner ? { owner: j.owner } : {}) }));
       c.lastEvent = counter;
       j.pending.push(...withIds);
       return withIds;
@@ -512,12 +537,22 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
    * every later call with the same tag; nothing is paid twice.
    */
   payout(tag: string, amountMinor: number, onProgress?: (fraction: number) => void): Promise<{ paidMinor: number; alreadyPaid: boolean }> {
-    const run = () =>
-      this.payoutExclusive(tag, amountMinor, onProgress).catch((err: unknown) => {
+    // What no coin can pay (e.g. ¥3 of ¥2,673 without ¥1 coins) is owed; the rest is paid as usual.
+    const odd = Number.isInteger(amountMinor) && amountMinor > 0 ? amountMinor % this.o.smallestPayoutMinor : 0;
+    const run = async () => {
+      try {
+        const paid = amountMinor - odd > 0 || odd === 0 ? await this.payoutExclusive(tag, amountMinor - odd, onProgress) : { paidMinor: 0, alreadyPaid: false };
+        if (odd === 0) return paid;
+        throw this.unpayable(tag, paid.paidMinor, odd);
+      } catch (err) {
+        if (err instanceof CashUnitError && odd > 0 && err.paidMinor !== null && err.unpaidMinor !== null && !err.message.includes('below the smallest')) {
+          throw new CashUnitError(err.cashCode, err.paidMinor, err.unpaidMinor + odd, this.customerMessage(err.paidMinor, err.unpaidMinor + odd), `${err.message}; and ${this.money(odd)} below the smallest coin`);
+        }
         if (!(err instanceof CcTalkError)) throw err;
         // The change unit stopped answering: what happened to this tag is settled on the next call.
         throw new CashUnitError('TIMEOUT', null, null, 'Your change is being paid. Please wait; if nothing comes, call a member of staff.', `payout ${tag}: ${err.message}`);
-      });
+      }
+    };
     const result = this.payoutChain.then(run, run);
     this.payoutChain = result.catch(() => undefined);
     return result;
@@ -620,6 +655,14 @@ export class CcTalkCashUnit implements CashUnit, CashAcceptor {
     this.journal.update((j) => Object.assign(j.payouts[tag]!, { state: 'done', paidMinor: paid, unpaidMinor: unpaid, outcome, fault, doneAt: new Date().toISOString() }));
     this.o.log(`payout ${tag}: ${outcome}, paid ${this.money(paid)}${unpaid ? `, unpaid ${this.money(unpaid)}` : ''}`);
     return this.journal.get().payouts[tag]!;
+  }
+
+  private unpayable(tag: string, paid: number, odd: number): CashUnitError {
+    const a = this.alert('critical', 'SHORT_CHANGE', `payout ${tag}: ${this.money(odd)} is below the smallest coin the unit pays (${this.money(this.o.smallestPayoutMinor)}); ${this.money(paid)} paid, ${this.money(odd)} still owed to the customer`, {
+      customerMessage: this.customerMessage(paid, odd),
+      details: { tag, paidMinor: paid, unpaidMinor: odd },
+    });
+    return new CashUnitError('SHORT_CHANGE', paid, odd, a.customerMessage!, a.message);
   }
 
   private customerMessage(paid: number, unpaid: number): string {

@@ -47,7 +47,8 @@ export class ReceiptPrinterError extends DeviceError {
     readonly customerMessage: string,
     message: string,
   ) {
-    super('JAM', message);
+    // Out of paper or cover open: an operator must act; retrying cannot help (PAPER_OUT). Others may pass (JAM: retry).
+    super(receiptCode === 'PAPER_OUT' || receiptCode === 'COVER_OPEN' ? 'PAPER_OUT' : 'JAM', message);
     this.name = 'ReceiptPrinterError';
   }
 }

@@ -188,6 +188,24 @@ test('a credit recorded but not yet delivered comes back after a restart, with t
   expect(u.pendingCredits()).toEqual([]);
 });
 
+test("acceptanceOnOpen 'off': a driver that died accepting leaves a note in escrow: handed back; a coin taken: credited to its owner", async () => {
+  await unit!.enableAcceptance('iss-owner-1');
+  await closeDriver(); // "dies" with acceptance on
+  expect(await emu.insert(100)).toMatch(/accepted/);
+  expect(await emu.insert(1000)).toMatch(/in escrow/);
+  const returned0 = emu.state().returned['1000'] ?? 0;
+  unit = await createCcTalkCashUnit({ path: emu.hostPath, journalFile: journal(), pollMs: 0, resendGuardMs: 400, acceptanceOnOpen: 'off', onAlert: (a) => alerts.push(a), log: () => {} });
+  await until('the note handed back', async () => {
+    await unit!.poll();
+    return (emu.state().returned['1000'] ?? 0) === returned0 + 1;
+  });
+  const pending = unit.pendingCredits();
+  expect(pending.map((c) => [c.valueMinor, c.owner])).toEqual([[100, 'iss-owner-1']]);
+  expect([emu.state().coin.masterInhibit, emu.state().bill.masterInhibit]).toEqual([true, true]);
+  unit.ackCredit(pending[0]!.id);
+  await unit.enableAcceptance(); // as the tests below expect
+});
+
 test('payout: exact change, and at most once per tag', async () => {
   const u = unit!;
   const before = { ...tray() };
@@ -249,12 +267,25 @@ test('short change: a typed outcome with the amount paid, an operator alert and 
   for (const [v, n] of [[10, 100], [50, 50], [100, 100]]) await emu.control(`refill ${v} ${n}`);
 });
 
+test('an amount below the smallest coin: the rest is paid, that part is a SHORT_CHANGE owed, never paid twice', async () => {
+  const u = unit!;
+  const total0 = trayTotal();
+  const e = await expectCashError(u.payout('change:odd', 485), 'SHORT_CHANGE', 480, 5);
+  expect({ code: e.code, details: e.details }).toEqual({ code: 'CASH_SHORT', details: { paidMinor: 480, unpaidMinor: 5 } });
+  expect(e.customerMessage).toMatch(/¥480 was paid and ¥5 is still owed/);
+  await expectCashError(u.payout('change:odd', 485), 'SHORT_CHANGE', 480, 5); // a retry pays nothing more
+  expect(trayTotal() - total0).toBe(480);
+  await expectCashError(u.payout('change:tiny', 7), 'SHORT_CHANGE', 0, 7);
+  expect(trayTotal() - total0).toBe(480);
+});
+
 test('a hopper jam mid-payout: a typed outcome with the amount paid', async () => {
   const u = unit!;
   await emu.control('jam-hopper 100 after 1');
   const total0 = trayTotal();
   const e = await expectCashError(u.payout('change:jam', 300), 'PAYOUT_JAM', 100, 200);
-  expect(e.code).toBe('JAM');
+  // A known shortfall is final (CASH_SHORT, not a retryable JAM) and carries what is still owed.
+  expect({ code: e.code, details: e.details }).toEqual({ code: 'CASH_SHORT', details: { paidMinor: 100, unpaidMinor: 200 } });
   expect(trayTotal() - total0).toBe(100);
   expect(alerts.find((a) => a.code === 'PAYOUT_JAM')!.message).toMatch(/hopper 3: hopper jam.*clear the jam/);
   await emu.control('clear-jams');

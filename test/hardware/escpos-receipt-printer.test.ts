@@ -54,6 +54,7 @@ async function expectReceiptError(p: Promise<unknown>, code: string, partial: bo
   expect(err).toBeInstanceOf(DeviceError);
   expect(err).toBeInstanceOf(ReceiptPrinterError);
   expect({ code: (err as ReceiptPrinterError).receiptCode, partial: (err as ReceiptPrinterError).partial }).toEqual({ code, partial });
+  if (code === 'PAPER_OUT') expect((err as ReceiptPrinterError).code).toBe('PAPER_OUT'); // final, not a retryable JAM
   return err as ReceiptPrinterError;
 }
 

@@ -81,5 +81,5 @@ test('a full cash issuance: one card, one sale, fee right, seat sold, one signed
   expect(desc.memo).toMatchObject({ total: `¥${(seat.price + 330).toLocaleString('en-US')}` });
   const history = await handle.fetchHistory();
   const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-  expect(activities).toEqual(['holdItem', 'recordCashPayment', 'payoutCash', 'feedBlankCard', 'bindCard', 'prepareCardRecord', 'writeChip', 'verifyChip', 'setCardStatus', 'printFace', 'presentCard', 'setCardStatus', 'printReceipt', 'recordSale', 'notifyIssuer']);
+  expect(activities).toEqual(['holdItem', 'acceptCash', 'recordCashPayment', 'payoutCash', 'feedBlankCard', 'bindCard', 'prepareCardRecord', 'writeChip', 'verifyChip', 'setCardStatus', 'printFace', 'presentCard', 'setCardStatus', 'printReceipt', 'recordSale', 'notifyIssuer']);
 });

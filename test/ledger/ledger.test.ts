@@ -56,7 +56,7 @@ describe('on the real stack', () => {
 
     const checks = await checkLedger(stack.db);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
-    expect(checks.map((c) => c.name)).toHaveLength(10);
+    expect(checks.map((c) => c.name)).toHaveLength(11);
 
     const balance = async (account: string) => Number((await stack.db('ledger_entries').where({ account }).sum({ s: 'amount_minor' }).first())?.s ?? 0);
     expect(await balance(Accounts.terminalCash(tid))).toBe(seat.price + 330); // the refunded ¥1,000 went back out

@@ -61,6 +61,17 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
   if (out.includes('Terminal T-001: real drivers on the emulated kiosk')) {
     const faces = fs.readdirSync(path.join(dataDir, 'terminals', 'T-001', 'kiosk', 'faces'));
     expect(faces).toHaveLength(1);
+    // The notes went into the emulated acceptor (ccTalk) and the change came out of its changer,
+    // except the part below its smallest coin (¥10), which is owed with a voucher.
+    const tendered = Math.ceil(fare.priceMinor / 10000) * 10000;
+    const change = tendered - fare.priceMinor;
+    const unit = JSON.parse(fs.readFileSync(path.join(dataDir, 'terminals', 'T-001', 'kiosk', 'cash-unit-state.json'), 'utf8'));
+    expect([unit.changer.moneyIn, unit.changer.moneyOut]).toEqual([tendered, change - (change % 10)]);
+    // The receipt (and any voucher) came out of the ESC/POS printer.
+    const printed = fs.readdirSync(path.join(dataDir, 'terminals', 'T-001', 'kiosk', 'receipts')).filter((f) => f.endsWith('.txt'));
+    const texts = printed.map((f) => fs.readFileSync(path.join(dataDir, 'terminals', 'T-001', 'kiosk', 'receipts', f), 'utf8'));
+    expect(texts.filter((t) => t.startsWith('RECEIPT') && t.includes(`Ref ${kiosk.issuanceId}`))).toHaveLength(1);
+    expect(texts.filter((t) => t.startsWith('CASH VOUCHER'))).toHaveLength(change % 10 === 0 ? 0 : 1);
   } else {
     expect(out).toMatch(/Terminal T-001: state-file simulators, not the real drivers \(.+\)\./);
   }
@@ -78,7 +89,7 @@ test('npm start brings up the whole system on SQLite and a kiosk can buy a commu
   // `npm run ledger:check` on the same embedded database finds the books consistent.
   const check = startNodeProcess('ledger-check', 'scripts/ledger-check.js', [], env);
   expect(await check.exited).toBe(0);
-  expect(check.output()).toMatch(/Ledger consistent: 10 checks passed\./);
+  expect(check.output()).toMatch(/Ledger consistent: 11 checks passed\./);
 
   await proc.kill('SIGTERM');
   expect(proc.output()).not.toMatch(/exited \(1\)|Start failed/);

@@ -57,6 +57,13 @@ export interface StackOptions {
    * virtual card on vpcd reader 35963 + i: at most two terminals); cash and receipt stay simulated.
    */
   devices?: 'state-file' | 'emulated';
+  /**
+   * Emulated devices: also drive the kiosk's cash unit (ccTalk) and receipt printer (ESC/POS)
+   * emulators with the real drivers, instead of the state-file simulators.
+   */
+  emulatedCash?: boolean;
+  /** Emulated devices: the vpcd port of the first terminal's reader (default 35963, reader 0). */
+  vpcdBasePort?: number;
   /** Emulated kiosk settings (timings, auto-take) for every terminal. */
   kiosk?: Omit<KioskLaunchOptions, 'stateDir' | 'vpcdPort'>;
   /** Extra environment for terminal worker processes (e.g. CARD_TAKE_TIMEOUT_MS). */
@@ -160,6 +167,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     centerTaskQueue,
     holdTtlMs,
     defaultTerminalId: terminalIds[0],
+    dataDir: dir,
     issuanceDefaults: { terminal: { heartbeatMs: 2_000, scheduleToStartMs: 60_000 }, payment: { authorizeTimeoutMs: 6_000, reversalMaxIntervalMs: 2_000 }, ...opts.issuanceDefaults },
   });
   const server = http.createServer(app);
@@ -174,11 +182,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const emulated = opts.devices === 'emulated';
   if (emulated) {
     if (terminalIds.length > 2) throw new Error('emulated devices: at most two terminals (vpcd has readers on 35963 and 35964)');
-    for (const [i, tid] of terminalIds.entries()) kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort: VPCD_BASE_PORT + i }));
+    for (const [i, tid] of terminalIds.entries()) kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort: (opts.vpcdBasePort ?? VPCD_BASE_PORT) + i }));
   }
   const kioskEnv = (tid: string): NodeJS.ProcessEnv => {
     const k = kiosks.get(tid)!;
-    return { CARD_PRINTER_PORT: k.hostPty, CARD_READER: k.readerName, ...opts.terminalEnv };
+    const cash = opts.emulatedCash ? { CASH_UNIT_PORT: k.cashPty, RECEIPT_PRINTER_PORT: k.receiptPty } : {};
+    return { CARD_PRINTER_PORT: k.hostPty, CARD_READER: k.readerName, ...cash, ...opts.terminalEnv };
   };
   const workers: Worker[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -208,6 +217,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const a = await assembleTerminalDevices({
           printer: { path: k.hostPty, baudRate: 115200, commandTimeoutMs: 10_000, takeTimeoutMs: Number(opts.terminalEnv?.CARD_TAKE_TIMEOUT_MS ?? 30_000) },
           reader: { reader: k.readerName, maxCommandData: 255, pageSize: 32, writeAttempts: 3, cardWaitMs: 5000 },
+          ...(opts.emulatedCash
+            ? {
+                cash: { path: k.cashPty, baudRate: 9600, journalFile: path.join(dir, 'terminals', tid, 'journals', 'cash-unit.json') },
+                receipt: { path: k.receiptPty, baudRate: 38400, journalFile: path.join(dir, 'terminals', tid, 'journals', 'receipt-printer.json') },
+              }
+            : {}),
           simulated: { stateFile: machineFile(tid), timings },
         });
         closers.push(a.close);

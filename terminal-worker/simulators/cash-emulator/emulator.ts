@@ -31,6 +31,8 @@ const ascii = (s: string) => [...Buffer.from(s, 'latin1')];
 export class CashEmulator {
   private port: SerialPort | null = null;
   private escrowTimer: NodeJS.Timeout | null = null;
+  /** When the host last sent a frame to one of our addresses (a driver polling is attached). */
+  private lastFrameAt = 0;
 
   constructor(readonly model: CashModel, readonly t: CashEmulatorTimings, private readonly log: (line: string) => void = () => {}) {
     if (model.s.changer.paying) void this.runPayout(); // the mechanism carries on where it was
@@ -62,6 +64,7 @@ export class CashEmulator {
     }
     const device = f.dest === Address.coin ? 'coin' : f.dest === Address.bill ? 'bill' : f.dest === Address.changer ? 'changer' : null;
     if (!device) return; // not ours (another device on the bus, or the host's own echo)
+    this.lastFrameAt = Date.now();
     const name = HEADER_NAMES[f.header] ?? `header ${f.header}`;
     const m = this.model;
     if ((m.s.loseCommand[f.header] ?? 0) > 0) {
@@ -342,6 +345,12 @@ export class CashEmulator {
       paying: s.changer.paying ? { requested: s.changer.paying.requested, paid: s.changer.paying.paid } : null,
       error: s.changer.error,
       escrow: s.bill.escrow?.value ?? null,
+      /** acceptance on (both master inhibits lifted) */
+      accepting: !s.coin.masterInhibit && !s.bill.masterInhibit,
+      /** a driver has talked to the unit since this emulator started; and within the last second (it is polling) */
+      driven: this.lastFrameAt > 0,
+      polled: Date.now() - this.lastFrameAt < 1000,
+      counters: { moneyIn: s.changer.moneyIn, moneyOut: s.changer.moneyOut },
       audit: this.model.audit(),
     };
   }

@@ -4,6 +4,9 @@
  *
  *   card printer  — the printer emulator on one end of a socat pseudo-terminal pair; the driver
  *                   opens the other end as its serial port (`hostPty`);
+ *   cash unit     — the ccTalk cash unit emulator (coin acceptor, bill validator, changer) on its own
+ *                   socat pty pair (`cashPty` for the driver);
+ *   receipt       — the ESC/POS receipt printer emulator on a third pair (`receiptPty`);
  *   IC reader     — the printer's contact station, wired to vpcd inside the real pcscd: whenever
  *                   the printer's physical model has a card at CONTACT, a virtual ISO 7816-4 card
  *                   with that card's UID is inserted into the vpcd reader (`readerName`); when the
@@ -18,14 +21,17 @@
  * actions plus the contact station's: contact loss mid-write, memory failure, the next card from
  * the stocker not blank or of the wrong type, automatic taking of presented cards).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { CashEmulator, type CashEmulatorTimings } from '../cash-emulator/emulator';
+import { CashModel } from '../cash-emulator/physical-model';
+import { ReceiptEmulator, type ReceiptEmulatorTimings } from '../receipt-emulator/emulator';
 import { PrinterEmulator, type EmulatorTimings } from '../printer-emulator/emulator';
 import { PhysicalModel, type ModelState } from '../printer-emulator/physical-model';
 import { Iso7816Card, type AtrMode } from '../virtual-card/iso7816-card';
 import { VpcdLink } from '../virtual-card/vpcd-link';
+import { startSocatPair, stopSocat } from './socat-pair';
 
 export const VPCD_BASE_PORT = 35963;
 
@@ -52,6 +58,8 @@ export interface EmulatedKioskOptions {
   autoTakeMs?: number | null;
   /** After contact is lost mid-write (tearing), contact comes back after this many ms. */
   contactRecoverMs?: number;
+  cash?: Partial<CashEmulatorTimings>;
+  receipt?: Partial<ReceiptEmulatorTimings>;
   log?: (line: string) => void;
 }
 
@@ -65,14 +73,21 @@ const SWAP_GAP_MS = 1000;
 
 export const DEFAULT_CHIP: ChipSpec = { memorySize: 2048, pageSize: 32, pageWriteMs: 2 };
 export const DEFAULT_PRINTER_TIMINGS: EmulatorTimings = { feedMs: 300, bandMs: 100, ejectMs: 200 };
+export const DEFAULT_CASH_TIMINGS: CashEmulatorTimings = { payItemMs: 60, escrowTimeoutMs: 10_000 };
+export const DEFAULT_RECEIPT_TIMINGS: ReceiptEmulatorTimings = { lineMs: 15, cutMs: 100 };
 
 export class EmulatedKiosk {
   readonly printerPty: string;
   readonly hostPty: string;
   readonly readerName: string;
   readonly vpcdPort: number;
-  private socat: ChildProcess | null = null;
+  /** The driver ends of the cash unit's and the receipt printer's serial lines. */
+  readonly cashPty: string;
+  readonly receiptPty: string;
+  private socats: ChildProcess[] = [];
   emulator!: PrinterEmulator;
+  cash!: CashEmulator;
+  receipt!: ReceiptEmulator;
   private station!: ContactStation;
   private autoTake: NodeJS.Timeout | null = null;
   autoTakeMs: number | null;
@@ -80,6 +95,8 @@ export class EmulatedKiosk {
   private constructor(readonly o: EmulatedKioskOptions) {
     this.printerPty = path.join(o.stateDir, 'printer-side');
     this.hostPty = path.join(o.stateDir, 'host-side');
+    this.cashPty = path.join(o.stateDir, 'cash-unit-host');
+    this.receiptPty = path.join(o.stateDir, 'receipt-printer-host');
     this.vpcdPort = o.vpcdPort ?? VPCD_BASE_PORT;
     this.readerName = vpcdReaderName(this.vpcdPort);
     this.autoTakeMs = o.autoTakeMs ?? null;
@@ -87,7 +104,12 @@ export class EmulatedKiosk {
 
   static async start(o: EmulatedKioskOptions): Promise<EmulatedKiosk> {
     const k = new EmulatedKiosk(o);
-    await k.startUp();
+    try {
+      await k.startUp();
+    } catch (err) {
+      await k.stop(); // no socat left behind by a start that failed half-way
+      throw err;
+    }
     return k;
   }
 
@@ -98,21 +120,16 @@ export class EmulatedKiosk {
   private async startUp(): Promise<void> {
     const dir = this.o.stateDir;
     fs.mkdirSync(path.join(dir, 'chips'), { recursive: true });
-    for (const link of [this.printerPty, this.hostPty]) fs.rmSync(link, { force: true });
-    // The serial line: a pseudo-terminal pair, raw, no echo (as the printer's USB-serial port would be).
-    this.socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${this.printerPty}`, `pty,raw,echo=0,link=${this.hostPty}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let socatErr = '';
-    this.socat.stderr!.on('data', (d) => (socatErr += d));
-    const spawnFailed = new Promise<never>((_, reject) => this.socat!.once('error', (err) => reject(new Error(`cannot run socat (run scripts/ensure-serial-tools.sh): ${err.message}`))));
-    const linked = (async () => {
-      for (let i = 0; i < 200; i++) {
-        if (fs.existsSync(this.printerPty) && fs.existsSync(this.hostPty)) return;
-        if (this.socat!.exitCode !== null) throw new Error(`socat exited: ${socatErr}`);
-        await sleep(25);
-      }
-      throw new Error(`socat made no pty pair within 5 s: ${socatErr}`);
-    })();
-    await Promise.race([linked, spawnFailed]);
+    this.socats.push(await startSocatPair(this.printerPty, this.hostPty));
+    const cashDevice = path.join(dir, 'cash-unit-device');
+    const receiptDevice = path.join(dir, 'receipt-printer-device');
+    this.socats.push(await startSocatPair(cashDevice, this.cashPty));
+    this.socats.push(await startSocatPair(receiptDevice, this.receiptPty));
+
+    this.cash = new CashEmulator(new CashModel(path.join(dir, 'cash-unit-state.json')), { ...DEFAULT_CASH_TIMINGS, ...this.o.cash }, (l) => this.log(`cash unit: ${l}`));
+    await this.cash.open(cashDevice);
+    this.receipt = new ReceiptEmulator(path.join(dir, 'receipt-printer-state.json'), path.join(dir, 'receipts'), { ...DEFAULT_RECEIPT_TIMINGS, ...this.o.receipt }, (l) => this.log(`receipt printer: ${l}`));
+    await this.receipt.open(receiptDevice);
 
     const model = new PhysicalModel(path.join(dir, 'printer-state.json'));
     this.emulator = new PrinterEmulator(model, path.join(dir, 'faces'), { ...DEFAULT_PRINTER_TIMINGS, ...this.o.printer }, (l) => this.log(`printer: ${l}`));
@@ -141,7 +158,10 @@ export class EmulatedKiosk {
    * ribbon N, stocker N, bin-capacity N, empty-bin. Customer: auto-take MS|off. Contact station:
    * tear-after N (contact lost after N more written bytes, back after a moment), memory-failure
    * N|always|off (the card at the station), next-card blank|not-blank|wrong-type|tear-after N|
-   * memory-failure N|always (the next card fed), station (who is inserted). status, ping.
+   * memory-failure N|always (the next card fed), station (who is inserted). Cash unit: `cash
+   * <action>` (CashEmulator.control: insert 1000, refill 100 0, jam-hopper 100, status, …). Receipt
+   * printer: `receipt <action>` (ReceiptEmulator.control: paper-out, paper endless, status, …).
+   * status, ping.
    */
   control(line: string): string {
     const [verb, ...rest] = line.trim().split(/\s+/);
@@ -159,6 +179,10 @@ export class EmulatedKiosk {
       case 'next-card':
       case 'station':
         return this.station.control(verb, arg);
+      case 'cash':
+        return this.cash.control(arg);
+      case 'receipt':
+        return this.receipt.control(arg);
       default:
         return this.emulator.control(line);
     }
@@ -168,11 +192,9 @@ export class EmulatedKiosk {
     if (this.autoTake) clearInterval(this.autoTake);
     this.station?.stop();
     await this.emulator?.close().catch(() => {});
-    if (this.socat && this.socat.exitCode === null && this.socat.signalCode === null) {
-      const exited = new Promise((r) => this.socat!.once('exit', r));
-      this.socat.kill('SIGTERM');
-      await exited;
-    }
+    await this.cash?.close().catch(() => {});
+    await this.receipt?.close().catch(() => {});
+    for (const socat of this.socats) await stopSocat(socat);
   }
 }
 

@@ -22,6 +22,12 @@ export interface KioskLaunchOptions {
   chipMemory?: number;
   pageWriteMs?: number;
   contactRecoverMs?: number;
+  /** Cash unit: time to pay one coin or note; a note left in escrow this long is handed back. */
+  payItemMs?: number;
+  escrowTimeoutMs?: number;
+  /** Receipt printer: time per printed line and per cut. */
+  lineMs?: number;
+  cutMs?: number;
   /** Stop the kiosk when the starting process goes away (the worker's --simulate mode). */
   exitWithParent?: boolean;
   /** Where the kiosk's log goes (default `<stateDir>/kiosk.log`). */
@@ -49,6 +55,10 @@ export async function launchEmulatedKiosk(o: KioskLaunchOptions): Promise<KioskP
   opt('chip-memory', o.chipMemory);
   opt('page-write-ms', o.pageWriteMs);
   opt('contact-recover-ms', o.contactRecoverMs);
+  opt('pay-item-ms', o.payItemMs);
+  opt('escrow-timeout-ms', o.escrowTimeoutMs);
+  opt('line-ms', o.lineMs);
+  opt('cut-ms', o.cutMs);
   if (o.exitWithParent) args.push('--exit-with-parent');
   const log = fs.openSync(o.logFile ?? path.join(o.stateDir, 'kiosk.log'), 'a');
   const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', log] });

@@ -1,13 +1,14 @@
 /**
  * The emulated kiosk program (see kiosk.ts): a card printer emulator on a socat pty pair and its
- * contact station on vpcd, in one process that outlives the terminal worker driving it.
+ * contact station on vpcd, the cash unit and the receipt printer emulators on their own pty pairs,
+ * in one process that outlives the terminal worker driving it (and takes its socats with it).
  *
  *   node dist/terminal-worker/simulators/emulated-kiosk/main.js --state-dir DIR
  *        [--vpcd-port 35963] [--control-port 0] [--feed-ms 300] [--band-ms 100] [--eject-ms 200]
  *        [--auto-take-ms 1500|off] [--chip-memory 2048] [--page-write-ms 2] [--contact-recover-ms 400]
- *        [--exit-with-parent]
+ *        [--pay-item-ms 60] [--escrow-timeout-ms 10000] [--line-ms 15] [--cut-ms 100] [--exit-with-parent]
  *
- * When up it writes `<DIR>/kiosk.json` ({pid, hostPty, readerName, controlPort}) and prints
+ * When up it writes `<DIR>/kiosk.json` ({pid, hostPty, cashPty, receiptPty, readerName, controlPort}) and prints
  * `READY <that json>`. Control: TCP on 127.0.0.1:<controlPort>, one action per line (see
  * EmulatedKiosk.control), one answer line each. SIGTERM/SIGINT stop it (the card is pulled out of
  * vpcd, socat is stopped). `--exit-with-parent` stops it when the process that started it is gone.
@@ -21,6 +22,9 @@ import { EmulatedKiosk } from './kiosk';
 export interface KioskInfo {
   pid: number;
   hostPty: string;
+  /** The cash unit's (ccTalk) and the receipt printer's (ESC/POS) serial lines, driver side. */
+  cashPty: string;
+  receiptPty: string;
   readerName: string;
   vpcdPort: number;
   controlPort: number;
@@ -57,6 +61,8 @@ async function main(): Promise<void> {
     chip: { memorySize: num('chip-memory', 2048), pageWriteMs: num('page-write-ms', 2) },
     autoTakeMs: autoTake === 'off' ? null : num('auto-take-ms', 1500),
     contactRecoverMs: num('contact-recover-ms', 400),
+    cash: { payItemMs: num('pay-item-ms', 60), escrowTimeoutMs: num('escrow-timeout-ms', 10_000) },
+    receipt: { lineMs: num('line-ms', 15), cutMs: num('cut-ms', 100) },
     log,
   });
 
@@ -69,7 +75,8 @@ async function main(): Promise<void> {
       } catch (err) {
         answer = `error ${(err as Error).message}`;
       }
-      log(`control ${line.trim()}: ${answer.length > 200 ? answer.slice(0, 200) + '…' : answer}`);
+      // Status reads (the API polls `cash status` while a note waits for acceptance) are not logged.
+      if (!/^((cash|receipt) )?status$/.test(line.trim())) log(`control ${line.trim()}: ${answer.length > 200 ? answer.slice(0, 200) + '…' : answer}`);
       socket.write(`${answer}\n`);
     });
     socket.on('error', () => {});
@@ -79,7 +86,7 @@ async function main(): Promise<void> {
     server.listen(num('control-port', 0), '127.0.0.1', () => resolve());
   });
 
-  const info: KioskInfo = { pid: process.pid, hostPty: kiosk.hostPty, readerName: kiosk.readerName, vpcdPort: kiosk.vpcdPort, controlPort: (server.address() as net.AddressInfo).port };
+  const info: KioskInfo = { pid: process.pid, hostPty: kiosk.hostPty, cashPty: kiosk.cashPty, receiptPty: kiosk.receiptPty, readerName: kiosk.readerName, vpcdPort: kiosk.vpcdPort, controlPort: (server.address() as net.AddressInfo).port };
   const infoFile = path.join(stateDir, 'kiosk.json');
   fs.writeFileSync(infoFile, JSON.stringify(info));
 
