@@ -15,19 +15,12 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, defineQuery, lo
 import type { CenterActivities } from '../activities/center';
 import type { TerminalActivities } from '../activities/terminal';
 import type { AddApplicationInput, AddApplicationProgress } from '../domain/applications';
-import { terminalTaskQueue } from '../domain/issuance';
+import { CENTER_STEP, ISSUER_CALL, terminalStep } from './activity-options';
 
 export const addApplicationProgressQuery = defineQuery<AddApplicationProgress>('addApplicationProgress');
 
-const center = proxyActivities<CenterActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-
-const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyApplicationAdded'>>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const center = proxyActivities<CenterActivities>(CENTER_STEP);
+const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyApplicationAdded'>>(ISSUER_CALL);
 
 function failureOf(err: unknown): { type: string | null; message: string } {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -37,13 +30,8 @@ function failureOf(err: unknown): { type: string | null; message: string } {
 
 export async function addApplication(input: AddApplicationInput): Promise<AddApplicationProgress> {
   const insertTimeoutMs = input.insertTimeoutMs ?? 120_000;
-  const terminal = proxyActivities<TerminalActivities>({
-    taskQueue: terminalTaskQueue(input.terminalId),
-    scheduleToStartTimeout: '1 minute',
-    startToCloseTimeout: insertTimeoutMs + 120_000,
-    heartbeatTimeout: '10 seconds',
-    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 10 },
-  });
+  // Long enough for the customer to insert their card (insertTimeoutMs), then the install.
+  const terminal = proxyActivities<TerminalActivities>(terminalStep(input.terminalId, {}, insertTimeoutMs + 120_000));
   const p: AddApplicationProgress = { cardId: input.cardId, packageId: input.packageId, stage: 'checking', application: null, installed: null, message: null };
   setHandler(addApplicationProgressQuery, () => p);
 

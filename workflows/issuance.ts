@@ -18,7 +18,6 @@
  */
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -59,6 +58,7 @@ import {
   type RegisterSlip,
 } from '../domain/payments';
 import { paymentReversal, reversalWorkflowId } from './payment-reversal';
+import { CENTER_STEP, errorMessage, errorType, ISSUER_CALL, terminalStep } from './activity-options';
 import { createCashDesk, owedMessage, terminalOffline } from './issuance-cash';
 import { IssuanceStageKey, IssuerIdKey, ProductTypeKey } from '../domain/search-attributes';
 import {
@@ -75,27 +75,8 @@ import {
 
 export * from './issuance-messages';
 
-const center = proxyActivities<CenterActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-
-// The HTTP call itself times out after 10 s; 15 s bounds an attempt lost with a crashed worker.
-const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyIssuer'>>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-
-function errorType(err: unknown): string | undefined {
-  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? undefined;
-  if (err instanceof ApplicationFailure) return err.type ?? undefined;
-  return undefined;
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
+const center = proxyActivities<CenterActivities>(CENTER_STEP);
+const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyIssuer'>>(ISSUER_CALL);
 
 function reject(message: string, type = 'InvalidRequest'): never {
   throw ApplicationFailure.create({ message, type, nonRetryable: true });
@@ -113,13 +94,7 @@ function validateSelection(sel: Selection): void {
 
 export async function issuance(input: IssuanceInput): Promise<Progress> {
   const { issuanceId, terminalId } = input;
-  const terminal = proxyActivities<TerminalActivities>({
-    taskQueue: terminalTaskQueue(terminalId),
-    scheduleToStartTimeout: input.terminal?.scheduleToStartMs ?? 60_000,
-    startToCloseTimeout: '2 minutes',
-    heartbeatTimeout: input.terminal?.heartbeatMs ?? 10_000,
-    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 10 },
-  });
+  const terminal = proxyActivities<TerminalActivities>(terminalStep(terminalId, input.terminal));
 
   // The terminal's coin/note acceptor runs while cash is awaited; cancelled (and waited for) when that ends.
   const acceptor = proxyActivities<Pick<TerminalActivities, 'acceptCash'>>({

@@ -10,41 +10,24 @@
  * write pays the cash back. Every center step is idempotent by the reload id, so a crash anywhere
  * resumes without crediting twice. The center allows one open reload per card.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { CenterActivities } from '../activities/center';
 import type { TerminalActivities } from '../activities/terminal';
 import { isAcceptedDenomination } from '../domain/cash';
-import { terminalTaskQueue } from '../domain/issuance';
 import { formatMoney } from '../domain/money';
 import { FINAL_RELOAD_STAGES, type ReloadProgress, type ReloadStage } from '../domain/reload';
 import { reloadCancelUpdate, reloadInsertCashUpdate, reloadProgressQuery, type ReloadInput } from './reload-messages';
 
+import { CENTER_STEP, errorMessage, ISSUER_CALL, terminalStep } from './activity-options';
+
 export * from './reload-messages';
 
-const center = proxyActivities<CenterActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
-
-const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyIssuer'>>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
+const center = proxyActivities<CenterActivities>(CENTER_STEP);
+const issuerCalls = proxyActivities<Pick<CenterActivities, 'notifyIssuer'>>(ISSUER_CALL);
 
 export async function reload(input: ReloadInput): Promise<ReloadProgress> {
   const { reloadId, terminalId, amountMinor } = input;
-  const terminal = proxyActivities<TerminalActivities>({
-    taskQueue: terminalTaskQueue(terminalId),
-    scheduleToStartTimeout: input.terminal?.scheduleToStartMs ?? 60_000,
-    startToCloseTimeout: '2 minutes',
-    heartbeatTimeout: input.terminal?.heartbeatMs ?? 10_000,
-    retry: { initialInterval: '500 ms', backoffCoefficient: 2, maximumInterval: '5 seconds', maximumAttempts: 10 },
-  });
+  const terminal = proxyActivities<TerminalActivities>(terminalStep(terminalId, input.terminal));
 
   const p: ReloadProgress = {
     reloadId,
