@@ -14,6 +14,7 @@ import { kioskApplicationRoutes } from './routes/kiosk-applications';
 import { verifyRoutes } from './routes/verify';
 import { userRoutes, type UserRouteOptions } from './routes/users';
 import { operatorUserRoutes } from './routes/operator-users';
+import { operatorAlertRoutes } from './routes/operator-alerts';
 import { cardSigningKeys, type CardSigningKeys } from '../lib/card-signing';
 import { errorHandler, notFound } from './errors';
 import { operatorAuth, type OperatorToken } from './operator-auth';
@@ -51,6 +52,7 @@ export function createApp(opts: AppOptions): Express {
   app.use('/api/verify', express.json({ limit: '16kb' }), verifyRoutes({ db: opts.db, cardKeys: opts.cardKeys ?? cardSigningKeys(process.env, loadConfig().DATA_DIR) }));
   // Registered users: before the issuer API (which answers unknown /api/operator/… paths) and the JSON parser (registration carries a photo).
   app.use('/api/operator/users', operatorUserRoutes(opts.db, operatorAuth(operatorTokens, sessions)));
+  app.use('/api/operator/alerts', operatorAlertRoutes(opts.db, operatorAuth(operatorTokens, sessions)));
   app.use('/api', userRoutes(opts));
   app.use('/api', issuerApiRoutes({ db: opts.db, operatorTokens, revocations: { temporal: opts.temporal, centerTaskQueue: opts.centerTaskQueue } })); // before the JSON parser: its routes parse their own bodies
   app.use(express.json({ limit: '100kb' }));

@@ -119,3 +119,15 @@ export function registerCollected(storeId: string, amountMinor: number): Posting
     { account: Accounts.customerPrepayments, amountMinor: -amountMinor },
   ]);
 }
+
+/**
+ * A cash voucher settled: the customer has been paid what a terminal owed them (short change, an
+ * unpaid refund, cash not returned), by the operator, so the debt leaves refunds_due and the money
+ * leaves the operator's bank; the terminal's cash box is untouched (its counters still agree).
+ */
+export function voucherSettled(amountMinor: number): Posting[] {
+  return balanced([
+    { account: Accounts.refundsDue, amountMinor },
+    { account: Accounts.operatorBank, amountMinor: -amountMinor },
+  ]);
+}

@@ -16,6 +16,7 @@ import * as cardReissues from './010_card_reissues';
 import * as stockCardsAndReloads from './011_stock_cards_and_reloads';
 import * as cashShortfalls from './012_cash_shortfalls';
 import * as cardApplications from './013_card_applications';
+import * as operatorAlerts from './015_operator_alerts';
 
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_initial': initial,
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '011_stock_cards_and_reloads': stockCardsAndReloads,
   '012_cash_shortfalls': cashShortfalls,
   '013_card_applications': cardApplications,
+  '015_operator_alerts': operatorAlerts,
 };
 
 class StaticMigrationSource implements Knex.MigrationSource<string> {

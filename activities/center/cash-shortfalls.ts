@@ -11,6 +11,7 @@
  *                     and left the cash in the unit; the part that was paid back leaves both:
  *                     refunds_due +paid, cash:terminal −paid.
  */
+import { logger } from '../../lib/logger';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
 import { postTransaction } from './ledger';
@@ -76,6 +77,8 @@ export function createCashShortfallActivities({ db, now = Date.now }: CenterDeps
           postings: shortfallPostings(iss.terminal_id, { kind: s.kind, paidMinor: s.paidMinor, owedMinor }),
           atMs,
         });
+        // The operator alert: the voucher waits in GET /api/operator/alerts until it is settled.
+        logger.warn({ terminalId: iss.terminal_id, issuanceId, voucherNumber, owedMinor, currency: s.currency, reason: s.reason, kind: s.kind }, 'operator alert: cash owed to a customer');
         return { voucherNumber, owedMinor };
       });
     },
@@ -97,6 +100,7 @@ export function createCashShortfallActivities({ db, now = Date.now }: CenterDeps
       // A retried activity finds its row (one fault per terminal, code and issuance).
       if (f.issuanceId && (await db('terminal_faults').where({ terminal_id: terminalId, code: f.code.slice(0, 30), issuance_id: f.issuanceId }).first('id'))) return;
       await db('terminal_faults').insert({ terminal_id: terminalId, device: f.device, code: f.code.slice(0, 30), message: f.message.slice(0, 300), issuance_id: f.issuanceId ?? null, created_at_ms: now() });
+      logger.warn({ terminalId, device: f.device, code: f.code, issuanceId: f.issuanceId }, 'operator alert: device fault');
     },
   };
 }

@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { balanced, type Posting } from '../../domain/ledger';
 
-export type LedgerKind = 'cash_collected' | 'sale' | 'refund' | 'payout' | 'card_captured' | 'card_released' | 'register_collected' | 'cash_shortfall';
+export type LedgerKind = 'cash_collected' | 'sale' | 'refund' | 'payout' | 'card_captured' | 'card_released' | 'register_collected' | 'cash_shortfall' | 'voucher_settled';
 
 export interface LedgerTransaction {
   kind: LedgerKind;
