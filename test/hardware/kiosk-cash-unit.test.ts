@@ -147,7 +147,22 @@ test('a coin its issuance can no longer take (cancelled meanwhile) is paid back,
   stack.startTerminal(tid); // the driver reads the coin, owned by A, and keeps it pending
   const seatB = await freeSeat(stack.db);
   const b = new Kiosk(stack.apiUrl, tid);
-  await b.buyWithCash({ kind: 'seat', seatId: seatB.id }, [10000, 5000]);
+  await b.start();
+  await b.selectAndConfirm({ kind: 'seat', seatId: seatB.id });
+  // B's notes go in once the restarted worker accepts for B (A's coin paid back first, then
+  // acceptance on): a note pushed into the escrow while the driver is still opening the unit
+  // (acceptance off) is handed back, as a real unit does.
+  const journalFile = path.join(stack.env.DATA_DIR!, 'terminals', tid, 'journals', 'cash-unit.json');
+  const unclaimedPaid = () => {
+    try {
+      return Object.keys(JSON.parse(fs.readFileSync(journalFile, 'utf8')).payouts ?? {}).some((t) => t.startsWith('unclaimed:'));
+    } catch {
+      return false; // not written yet
+    }
+  };
+  await until('A\'s coin paid back', unclaimedPaid, 60_000);
+  await until('acceptance on for B', async () => JSON.parse((await stack.kiosk(tid).control('cash status')).slice(3)).accepting, 60_000);
+  for (const note of [10000, 5000]) expect((await b.insertCash(note)).status).toBe(200);
   const done = await b.waitForStage('completed', 90_000);
   expect(done.cash!.insertedMinor).toBe(15000); // not 15,500
 
