@@ -2,8 +2,9 @@
  * The customer's own card on the real drivers: the emulated kiosk's customer card slot is vpcd's
  * second reader, driven by PcscCustomerCardSlot (pcsclite → pcscd); the cards are bought at the
  * same kiosk (serial printer emulator, contact station on vpcd's first reader) and inserted by
- * the kiosk's control channel with the chip image they left the printer with.
- *   - a reload writes the new value slot over PC/SC and reads it back;
+ * the kiosk page's "Insert my card" (api/routes/kiosk-customer-card.ts) or the kiosk's control
+ * channel, with the chip image they left the printer with.
+ *   - a reload on the kiosk page writes the new value slot over PC/SC and reads it back;
  *   - a card pulled out mid value-write keeps its old value, the customer's money comes back;
  *   - an application is added by the GlobalPlatform installer on the slot's reader, the card
  *     never entering the printer.
@@ -15,6 +16,7 @@ import path from 'node:path';
 import { parseCardRecord } from '../../domain/card-record';
 import type { ReloadProgress } from '../../domain/reload';
 import { commuterFare, storePackage } from '../applications/support';
+import { openKioskBrowser } from '../support/kiosk-browser';
 import { call, Kiosk } from '../support/kiosk-client';
 import { startStack, type Stack } from '../support/stack';
 import { until } from '../support/until';
@@ -56,7 +58,7 @@ async function reload(amountMinor: number, beforeCash: () => Promise<void> = asy
 
 let prepaid: { cardId: string; uid: string };
 
-test('a prepaid card bought here is reloaded in the customer slot: new value on the chip over PC/SC and at the center', async () => {
+test('the kiosk page reloads a prepaid card bought here: "Insert my card" puts it in the customer slot; the new value is on the chip (PC/SC) and at the center', async () => {
   const v = await stack.db('prepaid_values').where({ value_minor: 1000 }).first('id');
   const kiosk = new Kiosk(stack.apiUrl, tid);
   await kiosk.buyWithCash({ kind: 'prepaid', valueId: Number(v.id) }, [1000]);
@@ -65,12 +67,35 @@ test('a prepaid card bought here is reloaded in the customer slot: new value on 
   prepaid = { cardId: bought.cardId!, uid: row.uid };
   expect(chipValue(prepaid.uid)).toEqual({ seq: 1, balanceMinor: 1000, flags: 0 });
 
-  expect(await customer(`insert card ${prepaid.cardId}`)).toBe(`ok inserted ${prepaid.uid}`);
-  const done = await reload(2000);
-  expect(done).toMatchObject({ stage: 'completed', cardId: prepaid.cardId, balanceBeforeMinor: 1000, balanceAfterMinor: 3000, chipMismatch: false });
+  const pageErrors: string[] = [];
+  const { browser, page } = await openKioskBrowser(pageErrors);
+  try {
+    const byTestId = (id: string) => page.locator(`[data-testid="${id}"]`);
+    await page.goto(`${stack.apiUrl}/kiosk/${tid}`);
+    await byTestId('reload-card').click();
+    await byTestId('reload-2000').click();
+    await page.locator('[data-screen="reload-reading"]').waitFor({ timeout: 30_000 });
+    await byTestId('insert-card-id').fill(prepaid.cardId);
+    await byTestId('insert-my-card').click();
+    await page.locator('[data-screen="reload-cash"]').waitFor({ timeout: 30_000 });
+    await byTestId('insert-1000').click();
+    await page.waitForFunction(`(document.querySelector('[data-testid="reload-cash-message"]')?.textContent ?? '').includes('¥1,000 more')`, undefined, { timeout: 10_000 });
+    await byTestId('insert-1000').click();
+    await byTestId('reload-title').waitFor({ timeout: 60_000 });
+    expect(await byTestId('reload-title').textContent()).toBe('Your card has been reloaded');
+    expect(pageErrors).toEqual([]);
+  } finally {
+    await browser.close();
+  }
   expect(chipValue(prepaid.uid)).toEqual({ seq: 2, balanceMinor: 3000, flags: 0 });
   expect(Number((await stack.db('card_balances').where({ card_id: prepaid.cardId }).first()).balance_minor)).toBe(3000);
-  expect(await customer('remove')).toBe(`ok removed ${prepaid.uid}`);
+
+  // The customer pulls the card out (the route the page's slot uses); a card made elsewhere cannot go in.
+  expect((await call(stack.apiUrl, 'DELETE', `/api/kiosk/${tid}/customer-card`)).body).toEqual({ removed: true });
+  const foreign = await call(stack.apiUrl, 'POST', `/api/kiosk/${tid}/customer-card`, { cardId: 'C000000000000' });
+  expect([foreign.status, foreign.body.error.code]).toEqual([404, 'card_not_here']);
+  expect((await call(stack.apiUrl, 'POST', `/api/kiosk/${tid}/customer-card`, { cardId: 'not a card' })).status).toBe(400);
+  expect((await stack.kiosk(tid).status()).customerSlot).toMatchObject({ uid: null });
 });
 
 test('the card pulled out mid value-write keeps its old value; the customer is refunded and the center balance is unchanged', async () => {
