@@ -110,8 +110,8 @@ test('the card pulled out mid value-write keeps its old value; the customer is r
 
   // Back in the slot, the torn card reloads normally: the torn slot is simply written again.
   expect(await customer(`insert card ${prepaid.cardId}`)).toBe(`ok inserted ${prepaid.uid}`);
-  expect(await reload(500)).toMatchObject({ stage: 'completed', balanceBeforeMinor: 3000, balanceAfterMinor: 3500 });
-  expect(chipValue(prepaid.uid)).toEqual({ seq: 3, balanceMinor: 3500, flags: 0 });
+  expect(await reload(1000)).toMatchObject({ stage: 'completed', balanceBeforeMinor: 3000, balanceAfterMinor: 4000 });
+  expect(chipValue(prepaid.uid)).toEqual({ seq: 3, balanceMinor: 4000, flags: 0 });
   await customer('remove');
 });
 
