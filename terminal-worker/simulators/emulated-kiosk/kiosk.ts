@@ -34,6 +34,7 @@ import { PhysicalModel, type ModelState } from '../printer-emulator/physical-mod
 import { Iso7816Card, type AtrMode } from '../virtual-card/iso7816-card';
 import { VpcdLink } from '../virtual-card/vpcd-link';
 import { CustomerSlot } from './customer-slot';
+import { writeStockChip } from './stock-hopper';
 import { startSocatPair, stopSocat } from './socat-pair';
 
 export const VPCD_BASE_PORT = 35963;
@@ -173,6 +174,8 @@ export class EmulatedKiosk {
    * <action>` (CashEmulator.control: insert 1000, refill 100 0, jam-hopper 100, status, …). Receipt
    * printer: `receipt <action>` (ReceiptEmulator.control: paper-out, paper endless, status, …).
    * Customer card slot: `customer <action>` (CustomerSlot.control: insert card <cardId>, remove, …).
+   * Stock hopper: `stock load <UID> <base64 record>` (a pre-loaded prepaid card: its chip image, then
+   * its UID into the printer's second hopper).
    * status, ping.
    */
   control(line: string): string {
@@ -195,6 +198,12 @@ export class EmulatedKiosk {
         return this.cash.control(arg);
       case 'receipt':
         return this.receipt.control(arg);
+      case 'stock': {
+        const [what, uid, b64] = rest;
+        if (what !== 'load' || !uid || !b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) return 'error stock takes load <UID> <base64 record>';
+        writeStockChip(path.join(this.o.stateDir, 'chips'), uid, Buffer.from(b64, 'base64'), { ...DEFAULT_CHIP, ...this.o.chip }.memorySize);
+        return this.emulator.control(`stock-hopper ${uid}`);
+      }
       case 'customer':
         return this.customer ? this.customer.control(arg) : 'error this kiosk has no customer card slot';
       default:

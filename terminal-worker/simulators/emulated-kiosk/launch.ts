@@ -97,6 +97,22 @@ export async function launchEmulatedKiosk(o: KioskLaunchOptions): Promise<KioskP
   };
 }
 
+/** The kiosk running on `stateDir` (its kiosk.json, its process alive), or null. */
+export function runningKiosk(stateDir: string): KioskInfo | null {
+  let info: KioskInfo;
+  try {
+    info = JSON.parse(fs.readFileSync(path.join(stateDir, 'kiosk.json'), 'utf8')) as KioskInfo;
+  } catch {
+    return null;
+  }
+  try {
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return null;
+  }
+}
+
 /** Sends one action to a kiosk's control port; resolves with the answer line. */
 export async function kioskControl(port: number, line: string): Promise<string> {
   const socket = net.connect({ host: '127.0.0.1', port });
