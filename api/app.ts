@@ -11,6 +11,7 @@ import { posRoutes } from './routes/pos';
 import { reloadRoutes, type ReloadRouteOptions } from './routes/reload';
 import { terminalPackageRoutes } from './routes/terminal-packages';
 import { kioskApplicationRoutes } from './routes/kiosk-applications';
+import { kioskCustomerCardRoutes } from './routes/kiosk-customer-card';
 import { verifyRoutes } from './routes/verify';
 import { userRoutes, type UserRouteOptions } from './routes/users';
 import { operatorUserRoutes } from './routes/operator-users';
@@ -62,6 +63,7 @@ export function createApp(opts: AppOptions): Express {
   app.use('/api', kioskApplicationRoutes(opts));
   app.use('/api', kioskRoutes(opts));
   app.use('/api', reloadRoutes(opts));
+  app.use('/api', kioskCustomerCardRoutes(opts));
   app.use('/api/pos', posRoutes(opts));
   app.use('/api/finance', financeRoutes(opts));
   const dir = publicDir();

@@ -6,11 +6,9 @@
  * (activities/terminal/cash-acceptance.ts). Otherwise (state-file simulators) the page's slot
  * sends the insertCash Update directly, as before.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kioskControl } from '../terminal-worker/simulators/emulated-kiosk/launch';
-import type { KioskInfo } from '../terminal-worker/simulators/emulated-kiosk/main';
+import { emulatedKioskInfo } from './emulated-kiosk-info';
 
 export interface EmulatedCashSlot {
   /** Puts the coin/note into the acceptor; resolves once acceptance was on, with the emulator's answer. */
@@ -23,29 +21,14 @@ interface CashStatus {
   polled: boolean;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function cashStatus(port: number): Promise<CashStatus> {
   return JSON.parse((await kioskControl(port, 'cash status')).replace(/^ok /, '')) as CashStatus;
 }
 
 /** The emulated cash slot of `terminalId`, or null when its cash does not come from an emulated acceptor. */
 export async function emulatedCashSlot(dataDir: string, terminalId: string, acceptanceWaitMs = 10_000): Promise<EmulatedCashSlot | null> {
-  const file = path.join(dataDir, 'terminals', terminalId, 'kiosk', 'kiosk.json');
-  let info: KioskInfo;
-  try {
-    info = JSON.parse(fs.readFileSync(file, 'utf8')) as KioskInfo;
-  } catch {
-    return null;
-  }
-  if (!info.cashPty || !alive(info.pid)) return null;
+  const info = emulatedKioskInfo(dataDir, terminalId);
+  if (!info?.cashPty) return null;
   const status = await cashStatus(info.controlPort).catch(() => null);
   // No driver ever talked to the cash unit: the terminal uses the simulated one. (A driven unit whose
   // worker is down still gets the coin: it is credited when the worker is back, or handed back.)

@@ -22,6 +22,12 @@ export const Cmd = {
   dispensed: 'Rdu',
   /** Insert a card from the feeder and stop it under the contact station. Reply `OK;<uid>`. */
   insertToContact: 'Sis',
+  /**
+   * Insert a card from the second input hopper, of pre-personalised cards (pre-loaded prepaid stock,
+   * docs/prepaid.md), and stop it under the contact station. Reply `OK;<uid>`; `ERR;FEEDER_EMPTY`
+   * when that hopper is empty; a printer without one answers `ERR;UNKNOWN_COMMAND`.
+   */
+  insertStockToContact: 'Sih',
   /** Start a print sequence: the card moves to the print head. */
   sequenceStart: 'Ss',
   /** Download one band of the front panel: `Db;k;<index>;<count>;<base64 PNG>`; printed as it arrives. */

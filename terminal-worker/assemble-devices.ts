@@ -6,6 +6,8 @@
  *   card path  — KioskCardPath: SerialCardPrinter (serialport) + the reader at its contact station
  *   chip       — StationChipEncoder: PcscChipEncoder (pcsclite → pcscd)
  *   applications — StationApplicationLoader: the GlobalPlatform installer on the same reader
+ *   customerCard — PcscCustomerCardSlot on its own reader when `customerSlot` is given (reloads and
+ *                adding applications read, write and install there); absent: none here
  *   cash       — CcTalkCashUnit (ccTalk on a serial port: payouts, coin/note acceptance, counters)
  *                when `cash` is given, else the state-file simulator
  *   receipt    — EscPosReceiptPrinter (ESC/POS on a serial port) when `receipt` is given, else the
@@ -18,12 +20,15 @@ import { KioskCardPath } from './drivers/kiosk-card-path';
 import { SerialCardPrinter } from './drivers/serial-card-printer';
 import { StationChipEncoder } from './drivers/station-chip-encoder';
 import { StationApplicationLoader } from './drivers/station-application-loader';
+import { PcscCustomerCardSlot } from './drivers/pcsc-customer-card-slot';
 import { createSimulatedDevices } from './simulators/simulated-devices';
 import type { SimTimings } from './simulators/timings';
 
 export interface KioskDeviceSettings {
   printer: { path: string; baudRate: number; commandTimeoutMs: number; takeTimeoutMs: number };
   reader: { reader: string | number; maxCommandData: number; pageSize: number; writeAttempts: number; cardWaitMs: number };
+  /** The customer card slot's PC/SC reader (name or index); absent: no PC/SC slot. */
+  customerSlot?: { reader: string | number; cardWaitMs: number };
   /** The ccTalk cash unit's serial port and the driver's durable journal; absent: simulated. */
   cash?: { path: string; baudRate: number; journalFile: string };
   /** The ESC/POS receipt printer's serial port and the driver's durable journal; absent: simulated. */
@@ -47,6 +52,8 @@ export async function assembleTerminalDevices(s: KioskDeviceSettings, log: (msg:
   const printer = await SerialCardPrinter.open({ path: s.printer.path, baudRate: s.printer.baudRate, commandTimeoutMs: s.printer.commandTimeoutMs, bezelDelayMs: s.printer.takeTimeoutMs });
   const cardPath = new KioskCardPath(printer, chip);
   const sim = createSimulatedDevices(s.simulated.stateFile, s.simulated.timings);
+  const customerCard = s.customerSlot ? new PcscCustomerCardSlot({ reader: s.customerSlot.reader, maxCommandData: s.reader.maxCommandData, pageSize: s.reader.pageSize, cardWaitMs: s.customerSlot.cardWaitMs }) : null;
+  await customerCard?.open().catch((err: Error) => log(`customer card reader ${JSON.stringify(s.customerSlot!.reader)} not available yet: ${err.message}`));
 
   // Operator alerts (money owed to a customer, a jam, paper out) go to the log; the workflow records what it must.
   const alert = (device: string) => (a: OperatorAlert | ReceiptAlert) => log(`${device} ALERT [${a.level}] ${a.code}: ${a.message}`);
@@ -63,15 +70,17 @@ export async function assembleTerminalDevices(s: KioskDeviceSettings, log: (msg:
     await cashUnit?.close().catch(() => {});
     await printer.close().catch(() => {});
     await chip.close().catch(() => {});
+    await customerCard?.close().catch(() => {});
     throw err;
   }
 
   return {
-    devices: { cardPath, chip, cash: cashUnit ?? sim.cash, receipt: receiptPrinter ?? sim.receipt, ...(cashUnit ? { cashAcceptor: cashUnit } : {}), applications: new StationApplicationLoader(chip, { maxCommandData: s.reader.maxCommandData }) },
+    devices: { cardPath, chip, cash: cashUnit ?? sim.cash, receipt: receiptPrinter ?? sim.receipt, ...(cashUnit ? { cashAcceptor: cashUnit } : {}), ...(customerCard ? { customerCard } : {}), applications: new StationApplicationLoader(chip, { maxCommandData: s.reader.maxCommandData }) },
     describe: {
       cardPrinter: `serial ${s.printer.path} @ ${s.printer.baudRate}`,
       icReader: `PC/SC ${chip.readerName ?? JSON.stringify(s.reader.reader)}`,
       cash: s.cash ? `ccTalk ${s.cash.path} @ ${s.cash.baudRate}` : `simulated (${s.simulated.stateFile})`,
+      customerCard: customerCard ? `PC/SC ${customerCard.readerName ?? JSON.stringify(s.customerSlot!.reader)}` : 'none (state-file slot)',
       receipt: s.receipt ? `ESC/POS ${s.receipt.path} @ ${s.receipt.baudRate}` : `simulated (${s.simulated.stateFile})`,
     },
     async close() {
@@ -79,6 +88,7 @@ export async function assembleTerminalDevices(s: KioskDeviceSettings, log: (msg:
       await receiptPrinter?.close().catch(() => {});
       await printer.close().catch(() => {});
       await chip.close().catch(() => {});
+      await customerCard?.close().catch(() => {});
     },
   };
 }

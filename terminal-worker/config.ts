@@ -29,6 +29,21 @@ const schema = z.object({
   /** How long a card fed to the contact station may take to show up in the reader. */
   CARD_AT_STATION_WAIT_MS: ms.default(5000),
 
+  /**
+   * The customer card slot's reader (reloads, adding applications): its exact PC/SC name or its
+   * index in pcscd's list. Unset: no PC/SC slot (the state-file slot stands in). Must not be CARD_READER's.
+   */
+  CUSTOMER_READER: z.string().optional(),
+  /** How long a read or write on the customer's card waits for it to be in the slot. */
+  CUSTOMER_CARD_WAIT_MS: ms.default(2000),
+  /**
+   * --simulate with emulators: the emulated kiosk's customer card slot on vpcd's second reader
+   * (EMULATOR_CUSTOMER_VPCD_PORT), so customers' cards go through the PC/SC driver. Off when that
+   * reader is in use by another kiosk (the fault matrix).
+   */
+  EMULATOR_CUSTOMER_SLOT: z.enum(['on', 'off']).default('on'),
+  EMULATOR_CUSTOMER_VPCD_PORT: z.coerce.number().int().positive().default(35964),
+
   /** The card printer's serial device (e.g. /dev/ttyUSB0, /dev/serial/by-id/…). Required unless --simulate. */
   CARD_PRINTER_PORT: z.string().optional(),
   CARD_PRINTER_BAUD_RATE: z.coerce.number().int().positive().default(115200),
@@ -86,6 +101,15 @@ export function loadTerminalConfig(env: NodeJS.ProcessEnv = process.env): Termin
 /** The reader choice: a number is an index in pcscd's list, anything else an exact name. */
 export function readerChoice(c: TerminalConfig): string | number {
   return /^\d+$/.test(c.CARD_READER) ? Number(c.CARD_READER) : c.CARD_READER;
+}
+
+/** The customer slot's reader choice (as readerChoice), or null when none is configured. */
+export function customerReaderChoice(c: TerminalConfig): string | number | null {
+  const r = c.CUSTOMER_READER;
+  if (r === undefined) return null;
+  const choice = /^\d+$/.test(r) ? Number(r) : r;
+  if (choice === readerChoice(c)) throw new Error(`Invalid terminal configuration: CUSTOMER_READER names the contact station's reader (CARD_READER=${c.CARD_READER}); the customer card slot needs a reader of its own`);
+  return choice;
 }
 
 /** TLS options for the Temporal connection, or undefined for plain TCP. */

@@ -25,7 +25,7 @@ import { encryptedDataConverter } from '../lib/payload-codec';
 import { payloadKeyProvider } from '../lib/payload-keys';
 import { killAfterActivity, killBeforeActivity } from '../workers/fault-injection';
 import { assembleTerminalDevices, type AssembledDevices } from './assemble-devices';
-import { deviceJournalDir, emulatorDir, loadTerminalConfig, readerChoice, temporalTls, type TerminalConfig } from './config';
+import { customerReaderChoice, deviceJournalDir, emulatorDir, loadTerminalConfig, readerChoice, temporalTls, type TerminalConfig } from './config';
 import { withKillDuring } from './fault-injection';
 import { emulatorsUnavailable } from './simulators/emulated-kiosk/availability';
 import { launchEmulatedKiosk, type KioskProcess } from './simulators/emulated-kiosk/launch';
@@ -65,6 +65,7 @@ async function main() {
   let cashPort = tc.CASH_UNIT_PORT;
   let receiptPort = tc.RECEIPT_PRINTER_PORT;
   let reader = readerChoice(tc);
+  let customerReader = customerReaderChoice(tc);
   let useStateFile = false;
   if (simulate) {
     const why = tc.TERMINAL_SIMULATOR === 'state-file' ? 'TERMINAL_SIMULATOR=state-file' : emulatorsUnavailable(tc.EMULATOR_VPCD_PORT);
@@ -74,11 +75,17 @@ async function main() {
       useStateFile = true;
     } else {
       const dir = emulatorDir(tc, config.DATA_DIR, terminalId);
-      kiosk = await launchEmulatedKiosk({ stateDir: dir, vpcdPort: tc.EMULATOR_VPCD_PORT, exitWithParent: true, ...kioskTimings(timings, tc) });
+      // The customer card slot on vpcd's second reader, unless it is off or that reader is not there.
+      const customerPort = tc.EMULATOR_CUSTOMER_SLOT === 'on' && tc.EMULATOR_CUSTOMER_VPCD_PORT !== tc.EMULATOR_VPCD_PORT ? tc.EMULATOR_CUSTOMER_VPCD_PORT : null;
+      const noCustomerSlot = customerPort === null ? null : emulatorsUnavailable(customerPort);
+      if (noCustomerSlot) logger.warn({ terminalId, reason: noCustomerSlot }, 'emulated kiosk without a customer card slot (customers\' cards use the state-file slot)');
+      const withCustomerSlot = customerPort !== null && !noCustomerSlot;
+      kiosk = await launchEmulatedKiosk({ stateDir: dir, vpcdPort: tc.EMULATOR_VPCD_PORT, ...(withCustomerSlot ? { customerVpcdPort: customerPort } : {}), exitWithParent: true, ...kioskTimings(timings, tc) });
       printerPort = kiosk.hostPty;
       cashPort = kiosk.cashPty;
       receiptPort = kiosk.receiptPty;
       reader = kiosk.readerName;
+      if (kiosk.customerReaderName) customerReader = kiosk.customerReaderName;
       logger.info({ terminalId, dir, printerPort, cashPort, receiptPort, reader }, 'emulated kiosk started (card printer, cash unit and receipt printer emulators on socat pty pairs, contact station on vpcd)');
     }
   }
@@ -92,6 +99,7 @@ async function main() {
       {
         printer: { path: printerPort, baudRate: tc.CARD_PRINTER_BAUD_RATE, commandTimeoutMs: tc.CARD_PRINTER_TIMEOUT_MS, takeTimeoutMs: tc.CARD_TAKE_TIMEOUT_MS },
         reader: { reader, maxCommandData: tc.CARD_READER_MAX_APDU_DATA, pageSize: tc.CHIP_PAGE_SIZE, writeAttempts: tc.CHIP_WRITE_ATTEMPTS, cardWaitMs: tc.CARD_AT_STATION_WAIT_MS },
+        ...(customerReader !== null ? { customerSlot: { reader: customerReader, cardWaitMs: tc.CUSTOMER_CARD_WAIT_MS } } : {}),
         ...(cashPort ? { cash: { path: cashPort, baudRate: tc.CASH_UNIT_BAUD_RATE, journalFile: path.join(journals, 'cash-unit.json') } } : {}),
         ...(receiptPort ? { receipt: { path: receiptPort, baudRate: tc.RECEIPT_PRINTER_BAUD_RATE, journalFile: path.join(journals, 'receipt-printer.json') } } : {}),
         simulated: { stateFile, timings },
@@ -100,7 +108,8 @@ async function main() {
     );
   }
   // The payment card reader and PIN pad are simulated in every mode (terminal-worker/devices/payment-devices.ts).
-  // The reload slot (customers' own cards) is simulated on the state file in every mode too (simulated-customer-slot.ts).
+  // The customer card slot: the PC/SC one when configured (CUSTOMER_READER, or the emulated kiosk's
+  // second reader), else simulated on the state file (simulated-customer-slot.ts).
   const devices = { ...withKillDuring(assembled.devices, process.env.FAULT_KILL_DURING), payment: simulatedPaymentCardDeviceFor(stateFile, config.DATA_DIR), customerCard: assembled.devices.customerCard ?? new SimCustomerCardSlot(new MachineStateFile(stateFile)) };
 
   const connection = await connectWorker(temporalAddress(config), temporalTls(tc));

@@ -1155,7 +1155,23 @@
     }
     const headings = { reading: ['Please insert your card', 'Put your prepaid card into the reload slot.'], writing: ['Loading your card…', 'Please do not remove your card.'], recording: ['Almost done', 'Please take your card and receipt.'] };
     const [title, sub] = headings[p.stage] || ['Please wait', null];
-    if (state.screen !== `reload-${p.stage}`) setScreen(`reload-${p.stage}`, heading(title, sub));
+    if (state.screen !== `reload-${p.stage}`) setScreen(`reload-${p.stage}`, heading(title, sub), p.stage === 'reading' ? insertMyCard(null) : null);
+  }
+
+  /**
+   * "Insert my card" on an emulated kiosk: the card (by the number printed on it) goes into the
+   * customer card slot (api/routes/kiosk-customer-card.ts). `cardId` null: the customer types it.
+   * A kiosk with a real slot answers that the card goes in by hand.
+   */
+  function insertMyCard(cardId) {
+    const input = cardId ? null : h('input', { class: 'card-number', testid: 'insert-card-id', autocomplete: 'off', placeholder: 'C0123456789AB', maxlength: '13' });
+    const insert = () =>
+      busy(async () => {
+        const id = cardId || input.value.trim().toUpperCase();
+        await api('POST', `/api/kiosk/${encodeURIComponent(TERMINAL_ID)}/customer-card`, { cardId: id });
+        clearError();
+      });
+    return h('div', { class: 'actions' }, input, h('button', { type: 'button', class: 'btn btn-primary', testid: 'insert-my-card', onclick: insert }, 'Insert my card'));
   }
 
   function reloadCash(rel, amountMinor) {
@@ -1207,6 +1223,7 @@
   async function followAddApplication(cardId, offer) {
     const message = h('p', { class: 'ended-message big', testid: 'application-message' }, 'Please wait…');
     setScreen('adding-application', heading(`Adding ${offer.name}`, `Card ${cardId}`), message);
+    let insertControl = null;
     for (;;) {
       let p = null;
       try {
@@ -1217,6 +1234,8 @@
       if (p) {
         message.textContent = p.message || 'Please wait…';
         $('screen').dataset.stage = p.stage;
+        if (p.stage === 'waiting-for-card' && !insertControl) $('screen').append((insertControl = insertMyCard(cardId)));
+        if (p.stage !== 'waiting-for-card' && insertControl) insertControl = void insertControl.remove();
         if (APPLICATION_END_STAGES.includes(p.stage)) break;
       }
       await sleep(POLL_SLOW_MS);

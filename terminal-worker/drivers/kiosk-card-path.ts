@@ -20,9 +20,22 @@ export class KioskCardPath implements CardPath {
     return this.printer.status();
   }
 
-  async feed(): Promise<string> {
+  feed(): Promise<string> {
+    return this.toStation(() => this.printer.feed());
+  }
+
+  /**
+   * A pre-loaded prepaid card from the printer's stock hopper (docs/prepaid.md). A printer without
+   * one refuses the command: the sale is refunded like an empty stocker.
+   */
+  feedStock(): Promise<string> {
+    return this.toStation(() => this.printer.feedStock());
+  }
+
+  /** Has the printer move a card to the contact station; the UID is the one the reader reads there. */
+  private async toStation(move: () => Promise<string>): Promise<string> {
     const mark = await this.chip.insertionMark();
-    const printerUid = await this.printer.feed();
+    const printerUid = await move();
     await this.chip.waitForArrival(mark);
     const uid = await this.chip.uidAtStation(printerUid || null).catch((err: unknown) => {
       throw err instanceof DeviceError ? err : new DeviceError('NO_CARD', `the fed card did not answer at the contact station: ${(err as Error).message}`);

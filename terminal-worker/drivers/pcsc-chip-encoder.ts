@@ -179,6 +179,29 @@ export class PcscChipEncoder extends EventEmitter implements ChipEncoder {
     throw last!;
   }
 
+  /**
+   * Writes `data` at `offset` of the record EF (one value slot, domain/value-slots.ts) in
+   * page-aligned chunks and reads it back. No retries: a card pulled out mid-write keeps the pages
+   * written, which the anti-tearing scheme tolerates; the caller reads the card again to decide.
+   */
+  async writeAt(uid: string, offset: number, data: Uint8Array, onProgress: OnProgress): Promise<void> {
+    await this.cardAtStation(uid);
+    const want = Buffer.from(data);
+    if (offset < 0 || offset + want.length > this.efSize!) throw new ChipError('CARD_MEMORY_TOO_SMALL', `write of ${want.length} bytes at ${offset} is outside card ${uid}'s record file of ${this.efSize} bytes`);
+    for (let done = 0; done < want.length; ) {
+      const at = offset + done;
+      // Up to the next chunk boundary, so each UPDATE BINARY stays within the pages it programs.
+      const n = Math.min(want.length - done, this.chunk - (at % this.chunk));
+      const res = await this.transmitInEf({ cla: 0x00, ins: 0xd6, p1: (at >> 8) & 0x7f, p2: at & 0xff, data: want.subarray(done, done + n) });
+      if (res.sw !== 0x9000) throw statusWordError(res.sw, `UPDATE BINARY of ${n} bytes at offset ${at}`);
+      done += n;
+      onProgress((0.9 * done) / want.length);
+    }
+    const have = await this.readBinary(offset, want.length);
+    if (!have.equals(want)) throw new ChipError('VERIFY_MISMATCH', `card ${uid} reads back other bytes than were written at offset ${offset}`);
+    onProgress(1);
+  }
+
   async close(): Promise<void> {
     await this.session.close();
   }

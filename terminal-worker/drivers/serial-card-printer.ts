@@ -141,6 +141,17 @@ export class SerialCardPrinter implements CardPath {
     return uid;
   }
 
+  /** A card from the stock hopper of pre-personalised cards (`Sih`) to the contact station. */
+  async feedStock(): Promise<string> {
+    const [uid] = await this.command(Cmd.insertStockToContact).catch((err: unknown) => {
+      // A printer without the second hopper: no stock cards here, as final as an empty hopper.
+      if (err instanceof PrinterFaultError && err.printerCode === 'UNKNOWN_COMMAND') throw new PrinterFaultError('FEEDER_EMPTY', 'this card printer has no stock hopper of pre-loaded cards');
+      throw err;
+    });
+    if (!uid) throw new PrinterFaultError('PROTOCOL', 'the card printer fed a stock card but reported no UID');
+    return uid;
+  }
+
   async print(face: CardFace, onProgress: OnProgress): Promise<void> {
     const image = face.imageUrl ? await this.o.loadImage(face.imageUrl).catch(() => null) : null;
     const bands = panelBands(renderFacePixels(face, { image, photo: face.holderPhotoPng ? Buffer.from(face.holderPhotoPng, 'base64') : null }), PANEL_BANDS);

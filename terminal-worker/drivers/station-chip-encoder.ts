@@ -127,6 +127,14 @@ export class StationChipEncoder implements ChipEncoder {
     });
   }
 
+  /** Writes part of the record EF (a value slot); see PcscChipEncoder.writeAt. */
+  async writeAt(uid: string, offset: number, data: Uint8Array, onProgress: OnProgress): Promise<void> {
+    return this.guard(async () => {
+      await this.uidAtStation(uid);
+      await (await this.encoder()).writeAt(uid, offset, data, onProgress);
+    });
+  }
+
   /**
    * Runs a reader operation; when it fails in a way a lost reader also causes, reopens the reader:
    * if that fails, the reader (or pcscd) is gone and the error says so (`UNAVAILABLE`).

@@ -117,6 +117,21 @@ test('reject: the card in the transport goes to the reject bin with the reason',
   await printer.reject('nothing there'); // no card: a no-op, as the CardPath contract allows
 });
 
+test('stock hopper (Sih): empty is STOCKER_EMPTY; loaded, its cards come to the contact station in order, the blank stocker untouched', async () => {
+  await expectFault(printer.feedStock(), 'FEEDER_EMPTY', 'STOCKER_EMPTY', /stock hopper is empty/);
+  expect((await printer.status()).transport).toBeNull();
+  const blanks = (await printer.status()).stockerCount;
+  await control('stock-hopper 05AABBCCDDEEFF,05112233445566');
+  expect(await printer.feedStock()).toBe('05AABBCCDDEEFF');
+  expect((await printer.status()).transport).toEqual({ uid: '05AABBCCDDEEFF', printState: 'blank' });
+  await expectFault(printer.feedStock(), 'CARD_PRESENT', 'JAM', /already in the transport/);
+  await printer.reject('test');
+  expect(await printer.feedStock()).toBe('05112233445566');
+  await printer.reject('test');
+  expect(model().stockHopper).toEqual([]);
+  expect((await printer.status()).stockerCount).toBe(blanks);
+});
+
 test('a card not taken within the bezel delay is pulled back into the reject bin and recorded', async () => {
   const uid = await printer.feed();
   const started = Date.now();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { parseCardRecord } from '../../domain/card-record';
 import { insertCustomerCard } from '../../terminal-worker/simulators/simulated-customer-slot';
-import { Kiosk } from '../support/kiosk-client';
+import { call, Kiosk } from '../support/kiosk-client';
 import { openKioskBrowser, SHOT_DIR } from '../support/kiosk-browser';
 import { startStack, type Stack } from '../support/stack';
 
@@ -54,4 +54,16 @@ test('a customer reloads their prepaid card with cash on the kiosk page', async 
   expect(parseCardRecord(Buffer.from(back.chipBase64, 'base64')).value!.state).toEqual({ seq: 2, balanceMinor: 3000, flags: 0 });
   expect(Number((await stack.db('card_balances').where({ card_id: bought.cardId }).first()).balance_minor)).toBe(3000);
   expect(pageErrors).toEqual([]);
+});
+
+test('"Insert my card" on a kiosk without an emulated customer slot says the card goes in by hand; nothing is inserted', async () => {
+  const tid = stack.terminalIds[0];
+  const before = stack.machine(tid).customerSlot ?? null;
+  const r = await call(stack.apiUrl, 'POST', `/api/kiosk/${tid}/customer-card`, { cardId: 'C0123456789AB' });
+  expect([r.status, r.body.error.code]).toEqual([409, 'no_emulated_slot']);
+  expect(r.body.error.message).toMatch(/by hand/);
+  expect((await call(stack.apiUrl, 'DELETE', `/api/kiosk/${tid}/customer-card`)).status).toBe(409);
+  expect((await call(stack.apiUrl, 'POST', '/api/kiosk/NO-SUCH-KIOSK/customer-card', { cardId: 'C0123456789AB' })).status).toBe(404);
+  expect((await call(stack.apiUrl, 'POST', `/api/kiosk/${tid}/customer-card`, { cardId: 'C0123456789AB', extra: 1 })).status).toBe(400);
+  expect(stack.machine(tid).customerSlot ?? null).toEqual(before);
 });

@@ -64,6 +64,11 @@ export interface StackOptions {
   emulatedCash?: boolean;
   /** Emulated devices: the vpcd port of the first terminal's reader (default 35963, reader 0). */
   vpcdBasePort?: number;
+  /**
+   * Emulated devices, one terminal: the kiosk's customer card slot on vpcd's next reader (the
+   * terminal's + 1), driven by the PC/SC customer slot driver (reloads, adding applications).
+   */
+  customerSlot?: boolean;
   /** Emulated kiosk settings (timings, auto-take) for every terminal. */
   kiosk?: Omit<KioskLaunchOptions, 'stateDir' | 'vpcdPort'>;
   /** Extra environment for terminal worker processes (e.g. CARD_TAKE_TIMEOUT_MS). */
@@ -182,12 +187,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const emulated = opts.devices === 'emulated';
   if (emulated) {
     if (terminalIds.length > 2) throw new Error('emulated devices: at most two terminals (vpcd has readers on 35963 and 35964)');
-    for (const [i, tid] of terminalIds.entries()) kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort: (opts.vpcdBasePort ?? VPCD_BASE_PORT) + i }));
+    if (opts.customerSlot && terminalIds.length > 1) throw new Error('emulated devices with a customer slot: one terminal (its slot takes vpcd\'s second reader)');
+    for (const [i, tid] of terminalIds.entries()) {
+      const vpcdPort = (opts.vpcdBasePort ?? VPCD_BASE_PORT) + i;
+      kiosks.set(tid, await launchEmulatedKiosk({ feedMs: 100, bandMs: 40, ejectMs: 50, autoTakeMs: 200, pageWriteMs: 1, exitWithParent: true, ...opts.kiosk, stateDir: kioskDir(tid), vpcdPort, ...(opts.customerSlot ? { customerVpcdPort: vpcdPort + 1 } : {}) }));
+    }
   }
   const kioskEnv = (tid: string): NodeJS.ProcessEnv => {
     const k = kiosks.get(tid)!;
     const cash = opts.emulatedCash ? { CASH_UNIT_PORT: k.cashPty, RECEIPT_PRINTER_PORT: k.receiptPty } : {};
-    return { CARD_PRINTER_PORT: k.hostPty, CARD_READER: k.readerName, ...cash, ...opts.terminalEnv };
+    return { CARD_PRINTER_PORT: k.hostPty, CARD_READER: k.readerName, ...(k.customerReaderName ? { CUSTOMER_READER: k.customerReaderName } : {}), ...cash, ...opts.terminalEnv };
   };
   const workers: Worker[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -217,6 +226,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         const a = await assembleTerminalDevices({
           printer: { path: k.hostPty, baudRate: 115200, commandTimeoutMs: 10_000, takeTimeoutMs: Number(opts.terminalEnv?.CARD_TAKE_TIMEOUT_MS ?? 30_000) },
           reader: { reader: k.readerName, maxCommandData: 255, pageSize: 32, writeAttempts: 3, cardWaitMs: 5000 },
+          ...(k.customerReaderName ? { customerSlot: { reader: k.customerReaderName, cardWaitMs: 2000 } } : {}),
           ...(opts.emulatedCash
             ? {
                 cash: { path: k.cashPty, baudRate: 9600, journalFile: path.join(dir, 'terminals', tid, 'journals', 'cash-unit.json') },

@@ -10,7 +10,9 @@
  *   IC reader     — the printer's contact station, wired to vpcd inside the real pcscd: whenever
  *                   the printer's physical model has a card at CONTACT, a virtual ISO 7816-4 card
  *                   with that card's UID is inserted into the vpcd reader (`readerName`); when the
- *                   card moves on (print head, bezel, reject bin) it is pulled out.
+ *                   card moves on (print head, bezel, reject bin) it is pulled out;
+ *   customer slot — optional (`customerVpcdPort`): a second vpcd reader where the customer inserts
+ *                   their own card (customer-slot.ts; `customer …` control actions).
  *
  * So a real kiosk is the same terminal worker minus this file: the serial path and the reader name
  * point at real devices instead. Every card's chip memory is kept in `<stateDir>/chips/<uid>.bin`
@@ -31,6 +33,8 @@ import { PrinterEmulator, type EmulatorTimings } from '../printer-emulator/emula
 import { PhysicalModel, type ModelState } from '../printer-emulator/physical-model';
 import { Iso7816Card, type AtrMode } from '../virtual-card/iso7816-card';
 import { VpcdLink } from '../virtual-card/vpcd-link';
+import { CustomerSlot } from './customer-slot';
+import { writeStockChip } from './stock-hopper';
 import { startSocatPair, stopSocat } from './socat-pair';
 
 export const VPCD_BASE_PORT = 35963;
@@ -51,6 +55,8 @@ export interface ChipSpec {
 export interface EmulatedKioskOptions {
   stateDir: string;
   vpcdPort?: number;
+  /** vpcd port of the customer card slot's reader; absent: the kiosk has none. */
+  customerVpcdPort?: number;
   vpcdHost?: string;
   printer?: Partial<EmulatorTimings>;
   chip?: Partial<ChipSpec>;
@@ -81,6 +87,8 @@ export class EmulatedKiosk {
   readonly hostPty: string;
   readonly readerName: string;
   readonly vpcdPort: number;
+  /** The customer card slot's reader, or null when this kiosk has none. */
+  readonly customerReaderName: string | null;
   /** The driver ends of the cash unit's and the receipt printer's serial lines. */
   readonly cashPty: string;
   readonly receiptPty: string;
@@ -89,6 +97,7 @@ export class EmulatedKiosk {
   cash!: CashEmulator;
   receipt!: ReceiptEmulator;
   private station!: ContactStation;
+  private customer: CustomerSlot | null = null;
   private autoTake: NodeJS.Timeout | null = null;
   autoTakeMs: number | null;
 
@@ -99,6 +108,8 @@ export class EmulatedKiosk {
     this.receiptPty = path.join(o.stateDir, 'receipt-printer-host');
     this.vpcdPort = o.vpcdPort ?? VPCD_BASE_PORT;
     this.readerName = vpcdReaderName(this.vpcdPort);
+    if (o.customerVpcdPort === this.vpcdPort) throw new Error(`the customer slot cannot share vpcd port ${this.vpcdPort} with the contact station`);
+    this.customerReaderName = o.customerVpcdPort ? vpcdReaderName(o.customerVpcdPort) : null;
     this.autoTakeMs = o.autoTakeMs ?? null;
   }
 
@@ -136,6 +147,7 @@ export class EmulatedKiosk {
     await this.emulator.open(this.printerPty);
     this.station = new ContactStation(path.join(dir, 'chips'), { ...DEFAULT_CHIP, ...this.o.chip }, this.o.vpcdHost ?? '127.0.0.1', this.vpcdPort, this.o.contactRecoverMs ?? 400, (l) => this.log(`contact station: ${l}`));
     model.onChange = (s) => this.station.follow(s);
+    if (this.o.customerVpcdPort) this.customer = new CustomerSlot(path.join(dir, 'chips'), { ...DEFAULT_CHIP, ...this.o.chip }, this.o.vpcdHost ?? '127.0.0.1', this.o.customerVpcdPort, (l) => this.log(`customer slot: ${l}`));
     this.station.follow(model.s);
     this.autoTake = setInterval(() => {
       const c = model.s.card;
@@ -161,6 +173,9 @@ export class EmulatedKiosk {
    * memory-failure N|always (the next card fed), station (who is inserted). Cash unit: `cash
    * <action>` (CashEmulator.control: insert 1000, refill 100 0, jam-hopper 100, status, …). Receipt
    * printer: `receipt <action>` (ReceiptEmulator.control: paper-out, paper endless, status, …).
+   * Customer card slot: `customer <action>` (CustomerSlot.control: insert card <cardId>, remove, …).
+   * Stock hopper: `stock load <UID> <base64 record>` (a pre-loaded prepaid card: its chip image, then
+   * its UID into the printer's second hopper).
    * status, ping.
    */
   control(line: string): string {
@@ -170,7 +185,7 @@ export class EmulatedKiosk {
       case 'ping':
         return 'ok pong';
       case 'status':
-        return `ok ${JSON.stringify({ printer: this.emulator.model.status(), station: this.station.describe(), autoTakeMs: this.autoTakeMs })}`;
+        return `ok ${JSON.stringify({ printer: this.emulator.model.status(), station: this.station.describe(), customerSlot: this.customer?.describe() ?? null, autoTakeMs: this.autoTakeMs })}`;
       case 'auto-take':
         this.autoTakeMs = arg === 'off' ? null : Number(arg);
         return `ok auto-take ${this.autoTakeMs ?? 'off'}`;
@@ -183,6 +198,14 @@ export class EmulatedKiosk {
         return this.cash.control(arg);
       case 'receipt':
         return this.receipt.control(arg);
+      case 'stock': {
+        const [what, uid, b64] = rest;
+        if (what !== 'load' || !uid || !b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) return 'error stock takes load <UID> <base64 record>';
+        writeStockChip(path.join(this.o.stateDir, 'chips'), uid, Buffer.from(b64, 'base64'), { ...DEFAULT_CHIP, ...this.o.chip }.memorySize);
+        return this.emulator.control(`stock-hopper ${uid}`);
+      }
+      case 'customer':
+        return this.customer ? this.customer.control(arg) : 'error this kiosk has no customer card slot';
       default:
         return this.emulator.control(line);
     }
@@ -191,6 +214,7 @@ export class EmulatedKiosk {
   async stop(): Promise<void> {
     if (this.autoTake) clearInterval(this.autoTake);
     this.station?.stop();
+    this.customer?.stop();
     await this.emulator?.close().catch(() => {});
     await this.cash?.close().catch(() => {});
     await this.receipt?.close().catch(() => {});

@@ -14,6 +14,8 @@ const MAIN = path.join(__dirname, 'main.js');
 export interface KioskLaunchOptions {
   stateDir: string;
   vpcdPort?: number;
+  /** vpcd port of a customer card slot (35964: "Virtual PCD 00 01"); absent: no customer slot. */
+  customerVpcdPort?: number;
   feedMs?: number;
   bandMs?: number;
   ejectMs?: number;
@@ -39,7 +41,7 @@ export interface KioskProcess extends KioskInfo {
   exited: Promise<number | null>;
   /** One control action (see EmulatedKiosk.control); returns the answer line, throws on "error …". */
   control(line: string): Promise<string>;
-  status(): Promise<{ printer: any; station: any; autoTakeMs: number | null }>;
+  status(): Promise<{ printer: any; station: any; customerSlot: { port: number; uid: string | null; inserted: boolean } | null; autoTakeMs: number | null }>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function launchEmulatedKiosk(o: KioskLaunchOptions): Promise<KioskP
   const args = ['--state-dir', o.stateDir];
   const opt = (name: string, v: number | null | undefined | string) => v !== undefined && args.push(`--${name}`, v === null ? 'off' : String(v));
   opt('vpcd-port', o.vpcdPort);
+  opt('customer-vpcd-port', o.customerVpcdPort);
   opt('feed-ms', o.feedMs);
   opt('band-ms', o.bandMs);
   opt('eject-ms', o.ejectMs);
@@ -92,6 +95,22 @@ export async function launchEmulatedKiosk(o: KioskLaunchOptions): Promise<KioskP
       clearTimeout(timer);
     },
   };
+}
+
+/** The kiosk running on `stateDir` (its kiosk.json, its process alive), or null. */
+export function runningKiosk(stateDir: string): KioskInfo | null {
+  let info: KioskInfo;
+  try {
+    info = JSON.parse(fs.readFileSync(path.join(stateDir, 'kiosk.json'), 'utf8')) as KioskInfo;
+  } catch {
+    return null;
+  }
+  try {
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return null;
+  }
 }
 
 /** Sends one action to a kiosk's control port; resolves with the answer line. */

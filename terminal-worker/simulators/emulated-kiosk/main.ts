@@ -4,11 +4,12 @@
  * in one process that outlives the terminal worker driving it (and takes its socats with it).
  *
  *   node dist/terminal-worker/simulators/emulated-kiosk/main.js --state-dir DIR
- *        [--vpcd-port 35963] [--control-port 0] [--feed-ms 300] [--band-ms 100] [--eject-ms 200]
+ *        [--vpcd-port 35963] [--customer-vpcd-port 35964] [--control-port 0] [--feed-ms 300] [--band-ms 100] [--eject-ms 200]
  *        [--auto-take-ms 1500|off] [--chip-memory 2048] [--page-write-ms 2] [--contact-recover-ms 400]
  *        [--pay-item-ms 60] [--escrow-timeout-ms 10000] [--line-ms 15] [--cut-ms 100] [--exit-with-parent]
  *
- * When up it writes `<DIR>/kiosk.json` ({pid, hostPty, cashPty, receiptPty, readerName, controlPort}) and prints
+ * `--customer-vpcd-port` adds the customer card slot on that vpcd reader (customer-slot.ts).
+ * When up it writes `<DIR>/kiosk.json` ({pid, hostPty, cashPty, receiptPty, readerName, customerReaderName, controlPort}) and prints
  * `READY <that json>`. Control: TCP on 127.0.0.1:<controlPort>, one action per line (see
  * EmulatedKiosk.control), one answer line each. SIGTERM/SIGINT stop it (the card is pulled out of
  * vpcd, socat is stopped). `--exit-with-parent` stops it when the process that started it is gone.
@@ -27,6 +28,8 @@ export interface KioskInfo {
   receiptPty: string;
   readerName: string;
   vpcdPort: number;
+  /** The customer card slot's PC/SC reader; null: the kiosk has none. */
+  customerReaderName: string | null;
   controlPort: number;
 }
 
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
   const kiosk = await EmulatedKiosk.start({
     stateDir: path.resolve(stateDir),
     vpcdPort: num('vpcd-port', 35963),
+    ...(a.has('customer-vpcd-port') ? { customerVpcdPort: num('customer-vpcd-port', 35964) } : {}),
     printer: { feedMs: num('feed-ms', 300), bandMs: num('band-ms', 100), ejectMs: num('eject-ms', 200) },
     chip: { memorySize: num('chip-memory', 2048), pageWriteMs: num('page-write-ms', 2) },
     autoTakeMs: autoTake === 'off' ? null : num('auto-take-ms', 1500),
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
     server.listen(num('control-port', 0), '127.0.0.1', () => resolve());
   });
 
-  const info: KioskInfo = { pid: process.pid, hostPty: kiosk.hostPty, cashPty: kiosk.cashPty, receiptPty: kiosk.receiptPty, readerName: kiosk.readerName, vpcdPort: kiosk.vpcdPort, controlPort: (server.address() as net.AddressInfo).port };
+  const info: KioskInfo = { pid: process.pid, hostPty: kiosk.hostPty, cashPty: kiosk.cashPty, receiptPty: kiosk.receiptPty, readerName: kiosk.readerName, vpcdPort: kiosk.vpcdPort, customerReaderName: kiosk.customerReaderName, controlPort: (server.address() as net.AddressInfo).port };
   const infoFile = path.join(stateDir, 'kiosk.json');
   fs.writeFileSync(infoFile, JSON.stringify(info));
 

@@ -121,6 +121,13 @@ export class PrinterEmulator {
         await sleep(this.t.feedMs);
         return [m.newCard().uid];
       }
+      case Cmd.insertStockToContact: {
+        this.motion();
+        if (m.s.card) throw new CommandError('CARD_PRESENT', `a card (${m.s.card.uid}) is already in the transport`);
+        if (m.s.stockHopper.length === 0) throw new CommandError('FEEDER_EMPTY', 'the stock hopper is empty; load pre-personalised cards');
+        await sleep(this.t.feedMs);
+        return [m.newStockCard().uid];
+      }
       case Cmd.sequenceStart: {
         this.motion();
         const c = this.card('print');
@@ -223,7 +230,8 @@ export class PrinterEmulator {
 
   /**
    * Operator and customer actions: `take`, `jam`, `jam-next`, `clear-jam`, `cover open|closed`,
-   * `ribbon <n>`, `stocker <n>`, `bin-capacity <n>`, `empty-bin`. Returns a one-line answer.
+   * `ribbon <n>`, `stocker <n>`, `bin-capacity <n>`, `empty-bin`, `stock-hopper <uid>,<uid>,…` (cards
+   * added to the stock hopper; their chips are the contact station's business). Returns a one-line answer.
    */
   control(line: string): string {
     const [verb, arg] = line.trim().split(/\s+/);
@@ -240,6 +248,12 @@ export class PrinterEmulator {
       case 'stocker': m.change((s) => (s.stocker = n)); break;
       case 'bin-capacity': m.change((s) => (s.rejectBinCapacity = n)); break;
       case 'empty-bin': m.change((s) => (s.rejectBin = [])); break;
+      case 'stock-hopper': {
+        const uids = (arg ?? '').split(',').filter(Boolean);
+        if (uids.length === 0 || !uids.every((u) => /^[0-9A-F]{2,20}$/.test(u))) return 'error stock-hopper takes upper-case hex chip UIDs separated by commas';
+        m.change((s) => s.stockHopper.push(...uids));
+        return `ok stock hopper ${m.s.stockHopper.length}`;
+      }
       default:
         return `unknown control "${line.trim()}"`;
     }

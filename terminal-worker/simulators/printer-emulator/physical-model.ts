@@ -27,6 +27,8 @@ export interface ModelCard {
 export interface ModelState {
   nextSerial: number;
   stocker: number;
+  /** The second input hopper: pre-personalised stock cards by chip UID, first out first. */
+  stockHopper: string[];
   ribbon: number;
   rejectBinCapacity: number;
   bezelDelayMs: number;
@@ -42,7 +44,7 @@ export interface ModelState {
 
 export function initialModel(): ModelState {
   return {
-    nextSerial: 1, stocker: 100, ribbon: 200, rejectBinCapacity: 50, bezelDelayMs: 30000,
+    nextSerial: 1, stocker: 100, stockHopper: [], ribbon: 200, rejectBinCapacity: 50, bezelDelayMs: 30000,
     jam: false, jamNext: false, coverOpen: false, card: null, dispensed: [], rejectBin: [], lastPresented: null,
   };
 }
@@ -103,6 +105,15 @@ export class PhysicalModel {
       const uid = `04${s.nextSerial.toString(16).padStart(4, '0')}${randomBytes(4).toString('hex')}`.toUpperCase();
       s.nextSerial += 1;
       s.stocker -= 1;
+      s.card = { uid, pos: 'CONTACT', print: 'blank', bandsPrinted: 0, bands: PANEL_BANDS, interrupted: false, presentedAt: null, face: null };
+      return s.card;
+    });
+  }
+
+  /** Takes the next card from the stock hopper to the contact station (its chip is already personalised). */
+  newStockCard(): ModelCard {
+    return this.change((s) => {
+      const uid = s.stockHopper.shift()!;
       s.card = { uid, pos: 'CONTACT', print: 'blank', bandsPrinted: 0, bands: PANEL_BANDS, interrupted: false, presentedAt: null, face: null };
       return s.card;
     });
