@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseCardRecord } from '../../../domain/card-record';
 import { Iso7816Card } from '../virtual-card/iso7816-card';
 import { VpcdLink } from '../virtual-card/vpcd-link';
+import { saveChipImage } from './chip-images';
 import type { ChipSpec } from './kiosk';
 
 interface Inserted {
@@ -154,9 +155,7 @@ export class CustomerSlot {
   }
 
   private persist(uid: string, card: Iso7816Card): void {
-    const file = path.join(this.dir, `${uid}.bin`);
-    fs.writeFileSync(`${file}.tmp`, card.memory);
-    fs.renameSync(`${file}.tmp`, file);
+    saveChipImage(this.dir, uid, card.memory);
   }
 
   stop(): void {

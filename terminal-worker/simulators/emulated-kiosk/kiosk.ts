@@ -33,6 +33,7 @@ import { PrinterEmulator, type EmulatorTimings } from '../printer-emulator/emula
 import { PhysicalModel, type ModelState } from '../printer-emulator/physical-model';
 import { Iso7816Card, type AtrMode } from '../virtual-card/iso7816-card';
 import { VpcdLink } from '../virtual-card/vpcd-link';
+import { saveChipImage } from './chip-images';
 import { CustomerSlot } from './customer-slot';
 import { writeStockChip } from './stock-hopper';
 import { startSocatPair, stopSocat } from './socat-pair';
@@ -352,9 +353,7 @@ class ContactStation {
   }
 
   private persist(uid: string, card: Iso7816Card): void {
-    const file = path.join(this.dir, `${uid}.bin`);
-    fs.writeFileSync(`${file}.tmp`, card.memory);
-    fs.renameSync(`${file}.tmp`, file);
+    saveChipImage(this.dir, uid, card.memory);
   }
 
   stop(): void {
