@@ -35,6 +35,11 @@ export const isoTime = (ms: number | string | null | undefined): string | null =
 
 export const notFound = (what: string, id: string | number) => new ApiError(404, 'not_found', `There is no ${what} ${id} of yours.`);
 
+/** One of the issuer's own cards (through its issuance), or undefined: another issuer's card looks like no card. */
+export function issuerCard(db: Knex, cardId: string, issuerId: string): Promise<{ id: string; status: string; issuance_id: string; product_type: string } | undefined> {
+  return db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', cardId).where('i.issuer_id', issuerId).first('c.id', 'c.status', 'c.issuance_id', 'i.product_type');
+}
+
 /** FOR UPDATE on MySQL (SQLite has one writer at a time anyway). */
 export function locked<T extends Knex.QueryBuilder>(trx: Knex, q: T): T {
   return isMysql(trx) ? (q.forUpdate() as T) : q;

@@ -16,7 +16,7 @@ import { formatPickupCode, REISSUE_STATUSES } from '../../../domain/reissue';
 import { REVOCATION_REASONS, type RevocationInput } from '../../../domain/revocation';
 import { awaitRevocationRow, startRevocationWorkflow } from '../../revocation-workflow';
 import { ApiError } from '../../errors';
-import { isoTime, notFound } from './common';
+import { issuerCard, isoTime, notFound } from './common';
 import { route, type AnyRoute } from './route-def';
 
 export interface ReissueRouteDeps {
@@ -72,8 +72,6 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
     createdAt: isoTime(r.created_at_ms)!,
     completedAt: isoTime(r.completed_at_ms),
   });
-  const ownCard = (cardId: string, issuerId: string) =>
-    db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', cardId).where('i.issuer_id', issuerId).first('c.id', 'c.status', 'c.issuance_id', 'i.product_type');
 
   return [
     route({
@@ -93,7 +91,7 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
         201: { description: 'Reissue opened: the pickup code', schema: Reissue },
       },
       async handler({ params, body, issuer }) {
-        const card = await ownCard(params.cardId, issuer.issuerId);
+        const card = await issuerCard(db, params.cardId, issuer.issuerId);
         if (!card) throw notFound('card', params.cardId);
         const existing = await reissueOf(card.id);
         if (existing) {
@@ -145,7 +143,7 @@ export function reissueRouteDefs(db: Db, deps?: ReissueRouteDeps): AnyRoute[] {
       params: cardParams,
       responses: { 200: { description: 'The reissue', schema: Reissue } },
       async handler({ params, issuer }) {
-        const card = await ownCard(params.cardId, issuer.issuerId);
+        const card = await issuerCard(db, params.cardId, issuer.issuerId);
         if (!card) throw notFound('card', params.cardId);
         const row = await reissueOf(card.id);
         if (!row) throw new ApiError(404, 'not_reissued', `Card ${card.id} has no reissue.`);

@@ -13,7 +13,7 @@ import type { Db } from '../../../lib/db';
 import { REVOCATION_REASONS, type RevocationInput } from '../../../domain/revocation';
 import { awaitRevocationRow, startRevocationWorkflow } from '../../revocation-workflow';
 import { ApiError } from '../../errors';
-import { isoTime, notFound } from './common';
+import { issuerCard, isoTime, notFound } from './common';
 import { route, type AnyRoute } from './route-def';
 
 export interface RevocationRouteDeps {
@@ -81,7 +81,7 @@ export function revocationRouteDefs(db: Db, deps?: RevocationRouteDeps): AnyRout
         202: { description: 'Accepted: the workflow runs and will mark the card revoked shortly', schema: Revocation },
       },
       async handler({ params, body, issuer }) {
-        const card = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', params.cardId).where('i.issuer_id', issuer.issuerId).first('c.id', 'c.status');
+        const card = await issuerCard(db, params.cardId, issuer.issuerId);
         if (!card) throw notFound('card', params.cardId);
         const existing = await revocationOf(card.id);
         if (existing) return { status: 200, json: dto(existing, true) };
@@ -108,7 +108,7 @@ export function revocationRouteDefs(db: Db, deps?: RevocationRouteDeps): AnyRout
       params: cardParams,
       responses: { 200: { description: 'The revocation', schema: Revocation } },
       async handler({ params, issuer }) {
-        const card = await db('cards as c').join('issuances as i', 'i.id', 'c.issuance_id').where('c.id', params.cardId).where('i.issuer_id', issuer.issuerId).first('c.id');
+        const card = await issuerCard(db, params.cardId, issuer.issuerId);
         if (!card) throw notFound('card', params.cardId);
         const row = await revocationOf(card.id);
         if (!row) throw new ApiError(404, 'not_revoked', `Card ${card.id} is not revoked.`);
