@@ -62,7 +62,10 @@ async function main(): Promise<void> {
   const seconds = Math.round((Date.now() - t0) / 1000);
   say('');
   say(matrixTable(results));
-  for (const r of results.filter((x) => !x.ok)) say(`FAIL ${r.cell.id}: ${r.problems.join('; ')}`);
+  for (const r of results.filter((x) => !x.ok)) {
+    say(`FAIL ${r.cell.id}: ${r.problems.join('; ')}`);
+    for (const line of r.diagnosis) say(`  | ${line}`);
+  }
   say(`(fed: cards taken from the stocker; out: handed to the customer; bin: in the reject bin; returned: change + refund paid out of ¥20,000 inserted; state in ${dir})`);
   say(JSON.stringify({ cells: results.length, ok, seconds, failed: results.filter((r) => !r.ok).map((r) => r.cell.id) }));
   process.exit(ok === results.length ? 0 : 1);

@@ -33,6 +33,7 @@ test.each(SUBSET)('fault matrix cell %s: one good card or the money back, every 
   const cell = CELLS.find((c) => c.id === id)!;
   const r = await runCell(stack, cell, results.length + 1, { dir });
   results.push(r);
+  if (r.diagnosis.length) process.stdout.write(`${id}:\n${r.diagnosis.map((l) => `  | ${l}`).join('\n')}\n`);
   expect(r.problems).toEqual([]);
   expect(r.stage).toBe(cell.expect === 'card' ? 'completed' : 'refunded');
   expect(r.dispensed).toBe(cell.expect === 'card' ? 1 : 0);

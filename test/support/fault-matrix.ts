@@ -88,6 +88,8 @@ export interface CellResult {
   kills: number;
   history: string;
   seconds: number;
+  /** For a cell that is not ok: what was still pending and the last lines of its processes' logs. */
+  diagnosis: string[];
 }
 
 // ── history expectations ───────────────────────────────────────────────────────────────────────
@@ -380,9 +382,11 @@ export async function runCell(stack: Stack, cell: FaultCell, n: number, o: Matri
     const p = cell.history(steps);
     if (p) problems.push(p);
   }
+  const diagnosis = problems.length ? await diagnose(stack, id, cellDir, kioskDir, workers.length) : [];
   return {
     cell,
     ok: problems.length === 0,
+    diagnosis,
     problems,
     stage,
     cardsFed,
@@ -404,6 +408,32 @@ export async function runFaultMatrix(stack: Stack, cells: FaultCell[], o: Matrix
     results.push(r);
   }
   return results;
+}
+
+/**
+ * What a failed cell leaves to read when its state directory is gone (a CI machine): the
+ * workflow's pending activities (attempt, state, last failure, last heartbeat) and the tails of
+ * the terminal workers' and the emulated kiosk's logs.
+ */
+async function diagnose(stack: Stack, id: string | null, cellDir: string, kioskDir: string, workerCount: number): Promise<string[]> {
+  const out: string[] = [];
+  if (id) {
+    try {
+      const d = await stack.temporal.workflow.getHandle(id).describe();
+      out.push(`workflow ${d.status.name}, ${d.raw.pendingActivities?.length ?? 0} pending activities`);
+      for (const a of d.raw.pendingActivities ?? []) {
+        const t = (x: { seconds?: unknown } | null | undefined) => (x?.seconds ? new Date(Number(x.seconds) * 1000).toISOString().slice(11, 19) : '-');
+        out.push(`pending ${a.activityType?.name}: ${temporal.api.enums.v1.PendingActivityState[a.state ?? 0]}, attempt ${a.attempt}, started ${t(a.lastStartedTime)}, heartbeat ${t(a.lastHeartbeatTime)}, last failure ${a.lastFailure?.message ?? '-'}`);
+      }
+    } catch (err) {
+      out.push(`cannot describe workflow ${id}: ${(err as Error).message}`);
+    }
+  }
+  const tail = (file: string, n: number) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n) : [`(no ${path.basename(file)})`]);
+  for (let i = 1; i <= workerCount; i++) out.push(`── worker-${i}.log`, ...tail(path.join(cellDir, `worker-${i}.log`), 15));
+  out.push('── kiosk.log', ...tail(path.join(kioskDir, 'kiosk.log'), 15));
+  out.push(`(${new Date().toISOString().slice(11, 19)} now)`);
+  return out;
 }
 
 // ── history ────────────────────────────────────────────────────────────────────────────────────
