@@ -5,7 +5,7 @@
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createCenterActivities, type CenterDeps } from '../activities/center';
-import { killBeforeActivity } from './fault-injection';
+import { killAfterActivity, killBeforeActivity } from './fault-injection';
 
 export interface CenterWorkerOptions {
   connection: NativeConnection;
@@ -14,7 +14,9 @@ export interface CenterWorkerOptions {
   deps: CenterDeps;
   /** A prebuilt workflow bundle (tests build it once); otherwise bundled from workflows/. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Test-only: SIGKILL the process before / after the named activity (workers/fault-injection.ts). */
   faultKillBeforeActivity?: string;
+  faultKillAfterActivity?: string;
   /** The encrypting converter (lib/payload-codec.ts); clients must use the same keys. */
   dataConverter?: DataConverter;
 }
@@ -27,6 +29,6 @@ export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Wor
     activities: createCenterActivities(opts.deps),
     dataConverter: opts.dataConverter,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
-    interceptors: { activity: killBeforeActivity(opts.faultKillBeforeActivity) },
+    interceptors: { activity: [...killBeforeActivity(opts.faultKillBeforeActivity), ...killAfterActivity(opts.faultKillAfterActivity)] },
   });
 }

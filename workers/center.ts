@@ -20,6 +20,7 @@ async function main() {
     deps: { db, faultKillAfterPaymentSend: process.env.FAULT_KILL_AFTER_PAYMENT_SEND, cardKeys: cardSigningKeys(process.env, config.DATA_DIR) },
     workflowBundle: process.env.WORKFLOW_BUNDLE_PATH ? { codePath: process.env.WORKFLOW_BUNDLE_PATH } : undefined,
     faultKillBeforeActivity: process.env.FAULT_KILL_BEFORE_ACTIVITY,
+    faultKillAfterActivity: process.env.FAULT_KILL_AFTER_ACTIVITY,
     dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),
   });
   logger.info({ taskQueue: config.CENTER_TASK_QUEUE }, 'center worker polling');

@@ -2,9 +2,10 @@
  * Settlement of one issuer for one period; workflow ID = settlement ID =
  * `settlement-<issuer>-<period start date>`, so a second start finds the first run.
  *
- *   computeSettlement ─▶ payout > 0 ?
+ *   computeSettlementWithPayout ─▶ payout > 0 ?
  *        no:  carried_forward (net < 0) or closed (net = 0) — done
- *        yes: preparePayoutInstruction (Zengin file; retried until the issuer has a bank account)
+ *        yes: the Zengin file, written by the same step; without a bank account,
+ *             preparePayoutInstruction, retried until finance enters one
  *             ─▶ awaiting_approval ── approve Update (approver's identity) ─▶ approved
  *             ─▶ markPayoutSent ─▶ sent ── confirmPayout Update (bank's confirmation) ─▶ paid
  *                                                       (the payout is posted to the ledger)
@@ -21,6 +22,7 @@ import {
   condition,
   defineQuery,
   defineUpdate,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -86,6 +88,9 @@ function reject(message: string, type = 'WrongStage'): never {
   throw ApplicationFailure.create({ message, type, nonRetryable: true });
 }
 
+/** Workflow patch: compute and write the payout file in one step (was two local activities). */
+const COMPUTE_WITH_PAYOUT = 'settlement-compute-with-payout';
+
 const NAME = /^[A-Za-z0-9._@-]{1,100}$/;
 
 export async function settlement(input: SettlementInput): Promise<SettlementState> {
@@ -126,11 +131,15 @@ export async function settlement(input: SettlementInput): Promise<SettlementStat
     },
   );
 
-  apply(await centerLocal.computeSettlement({ settlementId, ...input }));
+  // Runs started before the combined step replay their two separate steps.
+  const computed = patched(COMPUTE_WITH_PAYOUT)
+    ? await centerLocal.computeSettlementWithPayout({ settlementId, ...input })
+    : { summary: await centerLocal.computeSettlement({ settlementId, ...input }), payoutInstruction: null };
+  apply(computed.summary);
   await upsertMemo({ issuerId: input.issuerId, period: input.periodLabel, netMinor: state.summary!.netMinor, payoutMinor: state.summary!.payoutMinor });
 
   if (state.summary!.payoutMinor > 0) {
-    const instruction = await centerLocal.preparePayoutInstruction(settlementId);
+    const instruction = computed.payoutInstruction ?? (await centerLocal.preparePayoutInstruction(settlementId));
     if (instruction) state.payoutInstruction = { amountMinor: instruction.amountMinor, transferDate: instruction.transferDate, fileSha256: instruction.fileSha256 };
     // A restarted run may find the settlement already further along (the DB is the record).
     if (state.status === 'computed' || state.status === 'needs_bank_account') state.status = 'awaiting_approval';

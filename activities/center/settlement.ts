@@ -16,6 +16,9 @@
  *   null). Not a workflow step: the items are fixed by the claim, so it is the same whenever asked.
  * preparePayoutInstruction — the Zengin transfer file for a positive payout, one per settlement
  *   (`payout_instructions.settlement_id` unique). Retried while the issuer has no bank account.
+ * computeSettlementWithPayout — the two above as one workflow step (one local activity, one
+ *   workflow activation fewer per settlement); without a bank account it returns no instruction
+ *   and the workflow falls back to retrying preparePayoutInstruction.
  * approveSettlement / markPayoutSent / confirmPayout — conditional status updates
  *   (awaiting_approval → approved → sent → paid); the payout's ledger transaction
  *   (issuer payable → operator bank, kind 'payout', ref = settlement id) is posted with `paid`.
@@ -371,6 +374,26 @@ export async function preparePayoutInstruction(db: Knex, settlementId: string, s
   return { settlementId, amountMinor: n(stored.amount_minor), transferDate: stored.transfer_date, format: 'zengin', fileSha256: stored.file_sha256 };
 }
 
+export interface ComputedSettlement {
+  summary: SettlementSummary;
+  /** The payout's transfer file, or null: no payout, or the issuer has no bank account yet. */
+  payoutInstruction: PayoutInstructionInfo | null;
+}
+
+/** computeSettlement, then for a positive payout preparePayoutInstruction (each idempotent on its own). */
+export async function computeSettlementWithPayout(db: Knex, input: SettlementPeriodInput, settings: PayoutSettings, nowMs: number): Promise<ComputedSettlement> {
+  const summary = await computeSettlement(db, input, nowMs);
+  if (summary.payoutMinor <= 0) return { summary, payoutInstruction: null };
+  try {
+    const payoutInstruction = await preparePayoutInstruction(db, input.settlementId, settings, nowMs);
+    // The instruction's transaction moved a fresh settlement on, as it does in the database.
+    return { summary: summary.status === 'computed' ? { ...summary, status: 'awaiting_approval' } : summary, payoutInstruction };
+  } catch (err) {
+    if (!(err instanceof ApplicationFailure && err.type === 'MissingBankAccount')) throw err;
+    return { summary: summary.status === 'computed' ? { ...summary, status: 'needs_bank_account' } : summary, payoutInstruction: null };
+  }
+}
+
 async function summaryOf(db: Knex, settlementId: string): Promise<SettlementSummary> {
   const row = await db('settlements').where({ id: settlementId }).first();
   if (!row) throw refuse('UnknownItem', `no settlement ${settlementId}`);
@@ -440,6 +463,9 @@ export function createSettlementActivities(deps: SettlementDeps) {
   return {
     async computeSettlement(input: SettlementPeriodInput): Promise<SettlementSummary> {
       return heartbeating(() => computeSettlement(db, input, now()));
+    },
+    async computeSettlementWithPayout(input: SettlementPeriodInput): Promise<ComputedSettlement> {
+      return heartbeating(() => computeSettlementWithPayout(db, input, payoutSettings(), now()));
     },
     async preparePayoutInstruction(settlementId: string): Promise<PayoutInstructionInfo | null> {
       return heartbeating(() => preparePayoutInstruction(db, settlementId, payoutSettings(), now()));

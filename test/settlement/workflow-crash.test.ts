@@ -1,9 +1,10 @@
 /**
  * The settlement workflow on the real stack with the center worker as a separate process that is
- * SIGKILLed twice mid-settlement (before the payout file is made, and after approval before the
- * payout is marked sent): the statement is the same as before the crash, there is one payout
- * instruction, the approver is recorded, the bank's confirmation marks it paid and posts the
- * payout once; starting the same settlement again finds the first.
+ * SIGKILLed twice mid-settlement (after the step that computes it and writes the payout file, before
+ * the workflow hears of it; and after approval before the payout is marked sent): the statement is
+ * the same as before the crash, there is one payout instruction, the approver is recorded, the
+ * bank's confirmation marks it paid and posts the payout once; starting the same settlement again
+ * finds the first. And an issuer without a bank account: the settlement waits for one.
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { checkLedger } from '../../activities/center/ledger-check';
@@ -41,17 +42,19 @@ test('center worker killed mid-settlement, twice: same statement, one payout ins
   const expectedNet = sales.reduce((s, x) => s + x.issuerNetMinor, 0);
 
   await killCenter();
-  const faulty = stack.startCenter({ FAULT_KILL_BEFORE_ACTIVITY: 'preparePayoutInstruction' });
+  const faulty = stack.startCenter({ FAULT_KILL_AFTER_ACTIVITY: 'computeSettlementWithPayout' });
   const scheduling = { client: stack.temporal, taskQueue: stack.centerTaskQueue, period: { closeTime: '00:00', timeZone: 'Asia/Tokyo' } };
   const { handle } = await startSettlement(scheduling, issuerId, period);
   expect(handle.workflowId).toBe('settlement-kanto-railway-2025-02-03');
   await faulty.exited;
   expect(faulty.child.signalCode).toBe('SIGKILL');
+  // The step's work is done in the database; the workflow never heard (its local activity reruns).
   const computed = await db('settlements').where({ id: handle.workflowId }).first();
-  expect(computed).toMatchObject({ status: 'computed' });
+  expect(computed).toMatchObject({ status: 'awaiting_approval' });
   expect(n(computed.net_minor)).toBe(expectedNet);
   expect(computed.statement_sha256).toBeNull(); // rendered when first asked for
-  expect(await db('payout_instructions').where({ settlement_id: handle.workflowId })).toHaveLength(0);
+  const firstFile = await db('payout_instructions').where({ settlement_id: handle.workflowId });
+  expect(firstFile).toHaveLength(1);
 
   // A second start while it is running finds the same run.
   const again = await startSettlement(scheduling, issuerId, period);
@@ -80,6 +83,7 @@ test('center worker killed mid-settlement, twice: same statement, one payout ins
   expect((await db('settlements').where({ id: handle.workflowId }).first()).statement_sha256).toBe(statement.sha256);
   const instructions = await db('payout_instructions').where({ settlement_id: handle.workflowId });
   expect(instructions).toHaveLength(1);
+  expect(instructions[0].file_sha256).toBe(firstFile[0].file_sha256); // the rerun step wrote no second file
   expect(decodeZenginTransfer(Buffer.from(instructions[0].file)).totalAmountMinor).toBe(expectedNet);
   expect(await db('ledger_transactions').where({ kind: 'payout', ref: handle.workflowId })).toHaveLength(1);
   expect((await checkLedger(db)).filter((c) => !c.ok)).toEqual([]);
@@ -89,4 +93,30 @@ test('center worker killed mid-settlement, twice: same statement, one payout ins
   expect(third.started).toBe(false);
   expect(await db('settlements').where({ issuer_id: issuerId })).toHaveLength(1);
   expect(n((await salesWithSettlement(db).where('b.settlement_id', handle.workflowId).count({ c: '*' }).first())?.c)).toBe(5);
+});
+
+test('an issuer without a bank account: the settlement waits in needs_bank_account, then goes on once finance enters it', async () => {
+  const db = stack.db;
+  const issuerId = DEMO_ISSUERS.telco;
+  const period = periodForDate('2025-03-04');
+  const sale = await makeSale(db, { issuerId, priceMinor: 20000, soldAtMs: period.startMs + 3_600_000 });
+  const account = await db('issuers').where({ id: issuerId }).first('account_number');
+  await db('issuers').where({ id: issuerId }).update({ account_number: null });
+  const scheduling = { client: stack.temporal, taskQueue: stack.centerTaskQueue, period: { closeTime: '00:00', timeZone: 'Asia/Tokyo' } };
+  const { handle } = await startSettlement(scheduling, issuerId, period);
+
+  await until('needs a bank account', async () => (await db('settlements').where({ id: handle.workflowId }).first())?.status === 'needs_bank_account');
+  expect((await handle.query(settlementStateQuery)).status).toBe('needs_bank_account');
+  expect(await db('payout_instructions').where({ settlement_id: handle.workflowId })).toHaveLength(0);
+  // Approving before there is a payout file is refused.
+  await expect(handle.executeUpdate(approveSettlementUpdate, { args: [{ approver: 'finance.alice' }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+
+  await db('issuers').where({ id: issuerId }).update({ account_number: account.account_number });
+  await until('awaiting approval', async () => (await handle.query(settlementStateQuery)).status === 'awaiting_approval', 60_000);
+  const state = await handle.query(settlementStateQuery);
+  expect(state.payoutInstruction).toMatchObject({ amountMinor: sale.issuerNetMinor });
+  const files = await db('payout_instructions').where({ settlement_id: handle.workflowId });
+  expect(files).toHaveLength(1);
+  expect(decodeZenginTransfer(Buffer.from(files[0].file)).totalAmountMinor).toBe(sale.issuerNetMinor);
+  await handle.terminate('test finished');
 });
