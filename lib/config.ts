@@ -16,6 +16,8 @@ const schema = z.object({
   TEMPORAL_PORT: z.coerce.number().int().positive().default(7233),
   TEMPORAL_UI_PORT: z.coerce.number().int().positive().default(8233),
   CENTER_TASK_QUEUE: z.string().default('center'),
+  /** Threads running the center worker's workflow code (see docs/configuration.md for why 2). */
+  CENTER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(2),
   API_PORT: z.coerce.number().int().nonnegative().default(3000),
   API_PUBLIC_URL: z.string().optional(),
   DEMO_ISSUER_PORT: z.coerce.number().int().nonnegative().default(4000),

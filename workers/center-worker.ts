@@ -17,9 +17,13 @@ export interface CenterWorkerOptions {
   /** Test-only: SIGKILL the process before / after the named activity (workers/fault-injection.ts). */
   faultKillBeforeActivity?: string;
   faultKillAfterActivity?: string;
+  /** Threads for workflow code (default 2). */
+  workflowThreads?: number;
   /** The encrypting converter (lib/payload-codec.ts); clients must use the same keys. */
   dataConverter?: DataConverter;
 }
+
+const DEFAULT_WORKFLOW_THREADS = 2;
 
 export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -29,6 +33,10 @@ export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Wor
     activities: createCenterActivities(opts.deps),
     dataConverter: opts.dataConverter,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    // Each entry into the workflow sandbox starts and joins a watchdog thread (the SDK's deadlock
+    // timeout; nodejs/node#47739), which waits on the OS scheduler under load: a second thread
+    // overlaps those waits (docs/configuration.md, CENTER_WORKFLOW_THREADS).
+    workflowThreadPoolSize: opts.workflowThreads ?? DEFAULT_WORKFLOW_THREADS,
     interceptors: { activity: [...killBeforeActivity(opts.faultKillBeforeActivity), ...killAfterActivity(opts.faultKillAfterActivity)] },
   });
 }

@@ -21,6 +21,7 @@ async function main() {
     workflowBundle: process.env.WORKFLOW_BUNDLE_PATH ? { codePath: process.env.WORKFLOW_BUNDLE_PATH } : undefined,
     faultKillBeforeActivity: process.env.FAULT_KILL_BEFORE_ACTIVITY,
     faultKillAfterActivity: process.env.FAULT_KILL_AFTER_ACTIVITY,
+    workflowThreads: config.CENTER_WORKFLOW_THREADS,
     dataConverter: encryptedDataConverter(payloadKeyProvider(process.env, config.DATA_DIR)),
   });
   logger.info({ taskQueue: config.CENTER_TASK_QUEUE }, 'center worker polling');

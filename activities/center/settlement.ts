@@ -30,7 +30,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { issuerPaidOut } from '../../domain/ledger';
 import { businessDayAfter } from '../../domain/settlement-period';
 import { renderStatementCsv, renderStatementJson, statementTotals, type SettlementItem, type SettlementStatement } from '../../domain/settlement-statement';
-import { encodeZenginTransfer, type ZenginHeader } from '../../domain/zengin';
+import { encodeZenginTransfer, type ZenginHeader, type ZenginRecord } from '../../domain/zengin';
 import { loadConfig, type Config } from '../../lib/config';
 import { isMysql, isUniqueViolation } from '../../lib/db';
 import type { CenterDeps } from './deps';
@@ -156,12 +156,21 @@ function claimIsolation(db: Knex): Knex.TransactionConfig | undefined {
  * any number of times, concurrently too: the first run's result is returned to every later one.
  */
 export async function computeSettlement(db: Knex, input: SettlementPeriodInput, nowMs: number): Promise<SettlementSummary> {
+  return (await computeInOneTransaction(db, input, nowMs, null)).summary;
+}
+
+/**
+ * The computation; with payout settings, a fresh settlement with a positive payout whose issuer
+ * has a bank account also gets its payout instruction in the same transaction (status
+ * awaiting_approval at once). A settlement that already existed is returned as it is.
+ */
+async function computeInOneTransaction(db: Knex, input: SettlementPeriodInput, nowMs: number, settings: PayoutSettings | null): Promise<ComputedSettlement> {
   if (!(input.periodStartMs < input.periodEndMs)) throw refuse('InvariantBroken', `settlement ${input.settlementId}: empty period`);
   const run = () =>
     db.transaction(async (trx) => {
       const existing = await trx('settlements').where({ id: input.settlementId }).first();
-      if (existing) return toSummary(existing);
-      const issuer = await trx('issuers').where({ id: input.issuerId }).first('id', 'currency');
+      if (existing) return { summary: toSummary(existing), payoutInstruction: null };
+      const issuer = await trx('issuers').where({ id: input.issuerId }).first('id', 'currency', ...BANK_ACCOUNT_COLUMNS);
       if (!issuer) throw refuse('UnknownItem', `no issuer ${input.issuerId}`);
       const id = input.settlementId;
       await trx('settlements').insert({
@@ -209,7 +218,14 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
       const carriedIn = n(carried?.c);
       const net = n(s?.net) - n(r?.net) + carriedIn;
       const payout = Math.max(net, 0);
-      const status: SettlementStatus = payout > 0 ? 'computed' : net < 0 ? 'carried_forward' : 'closed';
+      let status: SettlementStatus = payout > 0 ? 'computed' : net < 0 ? 'carried_forward' : 'closed';
+      let payoutInstruction: PayoutInstructionInfo | null = null;
+      if (payout > 0 && settings && hasBankAccount(issuer)) {
+        const file = payoutFile(issuer, payout, input.periodLabel, settings);
+        await trx('payout_instructions').insert({ settlement_id: id, issuer_id: input.issuerId, amount_minor: payout, currency: issuer.currency, transfer_date: file.transferDate, format: 'zengin', file: file.bytes, file_sha256: file.sha256, created_at_ms: nowMs });
+        payoutInstruction = { settlementId: id, amountMinor: payout, transferDate: file.transferDate, format: 'zengin', fileSha256: file.sha256 };
+        status = 'awaiting_approval';
+      }
       await trx('settlements')
         .where({ id })
         .update({
@@ -226,7 +242,7 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
           carried_out_minor: Math.min(net, 0),
           updated_at_ms: nowMs,
         });
-      return toSummary(await trx('settlements').where({ id }).first());
+      return { summary: toSummary(await trx('settlements').where({ id }).first()), payoutInstruction };
     }, claimIsolation(db));
   try {
     return await run();
@@ -234,7 +250,7 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
     // A concurrent run of the same settlement committed first: return its result.
     if (isUniqueViolation(err)) {
       const row = await db('settlements').where({ id: input.settlementId }).first();
-      if (row) return toSummary(row);
+      if (row) return { summary: toSummary(row), payoutInstruction: null };
       const other = await db('settlements').where({ issuer_id: input.issuerId, period_start_ms: input.periodStartMs }).first('id');
       if (other) throw refuse('InvariantBroken', `issuer ${input.issuerId}'s period starting ${input.periodStartMs} is already settled as ${other.id}`);
     }
@@ -336,32 +352,45 @@ function mmdd(isoDate: string): string {
   return isoDate.slice(5, 7) + isoDate.slice(8, 10);
 }
 
+/** The issuer columns a payout needs (the payee's account). */
+const BANK_ACCOUNT_COLUMNS = ['bank_code', 'bank_name', 'branch_code', 'branch_name', 'account_type', 'account_number', 'account_holder_kana'] as const;
+type BankAccountRow = Partial<Record<(typeof BANK_ACCOUNT_COLUMNS)[number], string | null>>;
+
+function hasBankAccount(r: BankAccountRow): boolean {
+  return !!(r.bank_code && r.branch_code && r.account_number && r.account_holder_kana && r.account_type);
+}
+
+/** The Zengin transfer file paying `amountMinor` to the issuer's account, on the period's payout date. */
+function payoutFile(r: BankAccountRow, amountMinor: number, periodLabel: string, settings: PayoutSettings): { transferDate: string; bytes: Buffer; sha256: string } {
+  const transferDate = businessDayAfter(periodLabel, settings.payoutLagDays);
+  const bytes = encodeZenginTransfer({ ...settings.header, transferDate: mmdd(transferDate) }, [
+    {
+      bankCode: r.bank_code!,
+      bankName: r.bank_name ?? '',
+      branchCode: r.branch_code!,
+      branchName: r.branch_name ?? '',
+      accountType: r.account_type as ZenginRecord['accountType'], // checked by the encoder
+      accountNumber: r.account_number!,
+      payeeName: r.account_holder_kana!,
+      amountMinor,
+    },
+  ]);
+  return { transferDate, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
 export async function preparePayoutInstruction(db: Knex, settlementId: string, settings: PayoutSettings, nowMs: number): Promise<PayoutInstructionInfo | null> {
   const existing = await db('payout_instructions').where({ settlement_id: settlementId }).first();
   if (existing) return { settlementId, amountMinor: n(existing.amount_minor), transferDate: existing.transfer_date, format: 'zengin', fileSha256: existing.file_sha256 };
-  const row = await db('settlements as s').join('issuers as i', 'i.id', 's.issuer_id').where('s.id', settlementId).first('s.*', 'i.bank_code', 'i.bank_name', 'i.branch_code', 'i.branch_name', 'i.account_type', 'i.account_number', 'i.account_holder_kana');
+  const row = await db('settlements as s').join('issuers as i', 'i.id', 's.issuer_id').where('s.id', settlementId).first('s.*', ...BANK_ACCOUNT_COLUMNS.map((c) => `i.${c}`));
   if (!row) throw refuse('UnknownItem', `no settlement ${settlementId}`);
   const sum = toSummary(row);
   if (sum.payoutMinor <= 0) return null;
-  if (!row.bank_code || !row.branch_code || !row.account_number || !row.account_holder_kana || !row.account_type) {
+  if (!hasBankAccount(row)) {
     await db('settlements').where({ id: settlementId }).whereIn('status', ['computed']).update({ status: 'needs_bank_account', updated_at_ms: nowMs });
     // Retryable: the workflow keeps trying (with backoff) until finance enters the account.
     throw ApplicationFailure.retryable(`issuer ${sum.issuerId} has no bank account for payouts; enter it and the settlement continues`, 'MissingBankAccount');
   }
-  const transferDate = businessDayAfter(sum.periodLabel, settings.payoutLagDays);
-  const file = encodeZenginTransfer({ ...settings.header, transferDate: mmdd(transferDate) }, [
-    {
-      bankCode: row.bank_code,
-      bankName: row.bank_name ?? '',
-      branchCode: row.branch_code,
-      branchName: row.branch_name ?? '',
-      accountType: row.account_type,
-      accountNumber: row.account_number,
-      payeeName: row.account_holder_kana,
-      amountMinor: sum.payoutMinor,
-    },
-  ]);
-  const fileSha256 = createHash('sha256').update(file).digest('hex');
+  const { transferDate, bytes: file, sha256: fileSha256 } = payoutFile(row, sum.payoutMinor, sum.periodLabel, settings);
   try {
     await db.transaction(async (trx) => {
       await trx('payout_instructions').insert({ settlement_id: settlementId, issuer_id: sum.issuerId, amount_minor: sum.payoutMinor, currency: sum.currency, transfer_date: transferDate, format: 'zengin', file, file_sha256: fileSha256, created_at_ms: nowMs });
@@ -380,14 +409,19 @@ export interface ComputedSettlement {
   payoutInstruction: PayoutInstructionInfo | null;
 }
 
-/** computeSettlement, then for a positive payout preparePayoutInstruction (each idempotent on its own). */
+/**
+ * computeSettlement, writing the payout instruction in the same transaction when it can; a
+ * settlement that already existed (a rerun) or an issuer without a bank account goes through
+ * preparePayoutInstruction (each idempotent on its own).
+ */
 export async function computeSettlementWithPayout(db: Knex, input: SettlementPeriodInput, settings: PayoutSettings, nowMs: number): Promise<ComputedSettlement> {
-  const summary = await computeSettlement(db, input, nowMs);
-  if (summary.payoutMinor <= 0) return { summary, payoutInstruction: null };
+  const computed = await computeInOneTransaction(db, input, nowMs, settings);
+  const { summary } = computed;
+  if (computed.payoutInstruction || summary.payoutMinor <= 0) return computed;
   try {
     const payoutInstruction = await preparePayoutInstruction(db, input.settlementId, settings, nowMs);
-    // The instruction's transaction moved a fresh settlement on, as it does in the database.
-    return { summary: summary.status === 'computed' ? { ...summary, status: 'awaiting_approval' } : summary, payoutInstruction };
+    // The instruction's transaction moved a computed settlement on, as it did in the database.
+    return { summary: summary.status === 'computed' || summary.status === 'needs_bank_account' ? { ...summary, status: 'awaiting_approval' } : summary, payoutInstruction };
   } catch (err) {
     if (!(err instanceof ApplicationFailure && err.type === 'MissingBankAccount')) throw err;
     return { summary: summary.status === 'computed' ? { ...summary, status: 'needs_bank_account' } : summary, payoutInstruction: null };

@@ -5,7 +5,7 @@
  * carried forward once, the Zengin payout file, approval, payment and the ledger.
  */
 import { checkLedger } from '../../activities/center/ledger-check';
-import { approveSettlement, buildStatement, computeSettlement, confirmPayout, markPayoutSent, preparePayoutInstruction, settlementStatement, type PayoutSettings, type SettlementPeriodInput } from '../../activities/center/settlement';
+import { approveSettlement, buildStatement, computeSettlement, computeSettlementWithPayout, confirmPayout, markPayoutSent, preparePayoutInstruction, settlementStatement, type PayoutSettings, type SettlementPeriodInput } from '../../activities/center/settlement';
 import { periodForDate, settlementIdFor } from '../../domain/settlement-period';
 import { decodeZenginTransfer } from '../../domain/zengin';
 import { DEMO_ISSUERS } from '../../migrations/seeds/demo';
@@ -194,5 +194,45 @@ test('payout: the Zengin file, approval, sent, bank confirmation, the ledger', a
   await confirmPayout(db, id, { bankReference: 'ZB-0002', confirmedBy: 'bob' }, Date.now());
   expect(await payableBalance(db, P)).toBe(before - n(s.payout_minor));
   expect(await db('ledger_transactions').where({ kind: 'payout' })).toHaveLength(1);
+  expect((await checkLedger(db)).filter((c) => !c.ok)).toEqual([]);
+});
+
+test('compute with the payout in one step: the same file as the separate step, once under concurrent runs; no bank account falls back', async () => {
+  const db = stack.db;
+  // Railway: computed and instructed in one transaction, three runs at once.
+  const d = input(R, '2025-02-14');
+  await makeSale(db, { issuerId: R, priceMinor: 30000, soldAtMs: d.periodStartMs + HOUR });
+  await makeSale(db, { issuerId: R, priceMinor: 12000, soldAtMs: d.periodStartMs + 2 * HOUR });
+  const runs = await Promise.all([1, 2, 3].map(() => computeSettlementWithPayout(db, d, SETTINGS, Date.now())));
+  const row = await db('settlements').where({ id: d.settlementId }).first();
+  expect(row.status).toBe('awaiting_approval');
+  const files = await db('payout_instructions').where({ settlement_id: d.settlementId });
+  expect(files).toHaveLength(1);
+  for (const r of runs) {
+    expect(r.summary).toMatchObject({ status: 'awaiting_approval', payoutMinor: n(row.payout_minor), netMinor: n(row.net_minor) });
+    expect(r.payoutInstruction).toEqual({ settlementId: d.settlementId, amountMinor: n(row.payout_minor), transferDate: '2025-02-18', format: 'zengin', fileSha256: files[0].file_sha256 });
+  }
+  // The file is the one the separate step makes for the same settlement (decoded: payee, amount, date).
+  const decoded = decodeZenginTransfer(Buffer.from(files[0].file));
+  expect(decoded.header).toMatchObject({ transferDate: '0218', requesterCode: '0000000001' });
+  expect(decoded.records[0]).toMatchObject({ bankCode: BANK.bank_code, accountNumber: BANK.account_number, amountMinor: n(row.payout_minor) });
+  expect(await preparePayoutInstruction(db, d.settlementId, SETTINGS, Date.now())).toEqual(runs[0].payoutInstruction);
+  // Run again later: found, nothing new.
+  expect(await computeSettlementWithPayout(db, d, SETTINGS, Date.now())).toEqual(runs[0]);
+  expect(await db('payout_instructions').where({ settlement_id: d.settlementId })).toHaveLength(1);
+
+  // Promoter without a bank account: computed, no file, needs_bank_account; once entered, the next run writes it.
+  const e = input(P, '2025-02-14');
+  await makeSale(db, { issuerId: P, priceMinor: 8000, soldAtMs: e.periodStartMs + HOUR });
+  await db('issuers').where({ id: P }).update({ account_number: null });
+  const waiting = await computeSettlementWithPayout(db, e, SETTINGS, Date.now());
+  expect(waiting).toMatchObject({ summary: { status: 'needs_bank_account' }, payoutInstruction: null });
+  expect((await db('settlements').where({ id: e.settlementId }).first()).status).toBe('needs_bank_account');
+  expect(await db('payout_instructions').where({ settlement_id: e.settlementId })).toHaveLength(0);
+  await giveBankAccounts(db);
+  const done = await computeSettlementWithPayout(db, e, SETTINGS, Date.now());
+  expect(done.summary.status).toBe('awaiting_approval');
+  expect(done.payoutInstruction).toMatchObject({ amountMinor: waiting.summary.payoutMinor });
+  expect((await db('settlements').where({ id: e.settlementId }).first()).status).toBe('awaiting_approval');
   expect((await checkLedger(db)).filter((c) => !c.ok)).toEqual([]);
 });
