@@ -52,7 +52,7 @@ import { seedDemo } from '../migrations/seeds/demo';
 import { createSimulatedDevices } from '../terminal-worker/simulators/simulated-devices';
 import { ZERO_TIMINGS } from '../terminal-worker/simulators/timings';
 import { createTerminalWorker } from '../terminal-worker/worker';
-import { createCenterWorker } from '../workers/center-worker';
+import { createCenterWorker, DEFAULT_WORKFLOW_THREADS } from '../workers/center-worker';
 import { floor, floorCashUpdate, floorConfirmUpdate, floorPaymentUpdate, floorProgressQuery, floorSelectUpdate, type FloorInput } from '../workflows/floor';
 import { benchDb, benchTemporal, mean, percentile, pool, profileHistory, round, say, table, tempDir, type HistoryProfile } from './support';
 
@@ -320,7 +320,7 @@ async function main(): Promise<void> {
     let workers: Worker[] = [];
     let running: Promise<void>[] = [];
     workers.push(
-      await Worker.create({ connection: nativeConnection, namespace: 'default', taskQueue: floorCenterQueue, workflowBundle: { code }, activities: { floorCenter: async (step: string) => step } }),
+      await Worker.create({ connection: nativeConnection, namespace: 'default', taskQueue: floorCenterQueue, workflowBundle: { code }, workflowThreadPoolSize: DEFAULT_WORKFLOW_THREADS, activities: { floorCenter: async (step: string) => step } }),
     );
     for (const q of floorTerminalQueues) {
       workers.push(

@@ -8,7 +8,7 @@
  * is refused from the moment it commits.
  */
 import type { CardStatus } from '../domain/card-verdict';
-import { isMysql, type Db } from './db';
+import { rawRows, type Db } from './db';
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
@@ -30,8 +30,7 @@ const sqlFor = (n: number) => {
 /** The statuses of these cards by id (absent ids: no such card). */
 export async function lookupCardStatuses(db: Db, cardIds: string[]): Promise<Map<string, CardStatus>> {
   const result = await db.raw(sqlFor(cardIds.length), [...cardIds, ...cardIds]);
-  // mysql2 answers [rows, fields]; SQLite answers the rows.
-  const rows = (isMysql(db) ? result[0] : result) as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const rows = rawRows(db, result);
   const out = new Map<string, CardStatus>();
   for (const row of rows) {
     out.set(row.id, {

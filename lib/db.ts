@@ -40,6 +40,11 @@ export function isMysql(db: Db): boolean {
   return db.client.config.client === 'mysql2';
 }
 
+/** The rows of a `db.raw` SELECT: mysql2 answers [rows, fields], SQLite the rows. */
+export function rawRows<T = Record<string, any>>(db: Db, result: unknown): T[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return (isMysql(db) ? (result as [T[]])[0] : result) as T[];
+}
+
 /** True for a unique-key violation on either engine. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; message?: string };

@@ -23,7 +23,8 @@ export interface CenterWorkerOptions {
   dataConverter?: DataConverter;
 }
 
-const DEFAULT_WORKFLOW_THREADS = 2;
+/** The center worker's workflow threads unless configured (the issuance benchmark's floor uses the same). */
+export const DEFAULT_WORKFLOW_THREADS = 2;
 
 export async function createCenterWorker(opts: CenterWorkerOptions): Promise<Worker> {
   return Worker.create({

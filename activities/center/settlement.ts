@@ -32,7 +32,7 @@ import { businessDayAfter } from '../../domain/settlement-period';
 import { renderStatementCsv, renderStatementJson, statementTotals, type SettlementItem, type SettlementStatement } from '../../domain/settlement-statement';
 import { encodeZenginTransfer, type ZenginHeader, type ZenginRecord } from '../../domain/zengin';
 import { loadConfig, type Config } from '../../lib/config';
-import { isMysql, isUniqueViolation } from '../../lib/db';
+import { isMysql, isUniqueViolation, rawRows } from '../../lib/db';
 import type { CenterDeps } from './deps';
 import { refuse } from './errors';
 import { postTransaction } from './ledger';
@@ -166,14 +166,14 @@ export async function computeSettlement(db: Knex, input: SettlementPeriodInput, 
  */
 async function computeInOneTransaction(db: Knex, input: SettlementPeriodInput, nowMs: number, settings: PayoutSettings | null): Promise<ComputedSettlement> {
   if (!(input.periodStartMs < input.periodEndMs)) throw refuse('InvariantBroken', `settlement ${input.settlementId}: empty period`);
+  const id = input.settlementId;
+  // Few round trips: this runs once per issuer and period, many at once at the closing time. A
+  // settlement that already exists makes the insert fail (unique id), and is read back below.
   const run = () =>
     db.transaction(async (trx) => {
-      const existing = await trx('settlements').where({ id: input.settlementId }).first();
-      if (existing) return { summary: toSummary(existing), payoutInstruction: null };
       const issuer = await trx('issuers').where({ id: input.issuerId }).first('id', 'currency', ...BANK_ACCOUNT_COLUMNS);
       if (!issuer) throw refuse('UnknownItem', `no issuer ${input.issuerId}`);
-      const id = input.settlementId;
-      await trx('settlements').insert({
+      const inserted = {
         id,
         issuer_id: input.issuerId,
         currency: issuer.currency,
@@ -183,7 +183,8 @@ async function computeInOneTransaction(db: Knex, input: SettlementPeriodInput, n
         status: 'computing',
         created_at_ms: nowMs,
         updated_at_ms: nowMs,
-      });
+      };
+      await trx('settlements').insert(inserted);
       // Claims: whole batches of sales (a few rows, whatever the volume), then refunds row by row
       // (few). A batch is claimed once its period has ended by this period's end, so no sale sold
       // after the period is ever claimed; each batch, and so each sale, to exactly one settlement.
@@ -196,27 +197,23 @@ async function computeInOneTransaction(db: Knex, input: SettlementPeriodInput, n
         .andWhere('carried_out_minor', '<', 0)
         .update({ carried_to_settlement_id: id });
 
-      const s = await trx('sales')
-        .whereIn('batch_id', trx('settlement_batches').select('id').where({ settlement_id: id }))
-        .first(
-          trx.raw('count(*) as c'),
-          trx.raw('coalesce(sum(price_minor), 0) as gross'),
-          trx.raw('coalesce(sum(operator_fee_minor), 0) as fees'),
-          trx.raw('coalesce(sum(issuer_net_minor), 0) as net'),
-          trx.raw('coalesce(sum(case when sold_at_ms < ? then 1 else 0 end), 0) as late', [input.periodStartMs]),
-        );
-      const r = await trx('sale_refunds')
-        .where({ settlement_id: id })
-        .first(
-          trx.raw('count(*) as c'),
-          trx.raw('coalesce(sum(price_minor), 0) as price'),
-          trx.raw('coalesce(sum(operator_fee_minor), 0) as fees'),
-          trx.raw('coalesce(sum(issuer_net_minor), 0) as net'),
-          trx.raw('coalesce(sum(case when refunded_at_ms < ? then 1 else 0 end), 0) as late', [input.periodStartMs]),
-        );
-      const carried = await trx('settlements').where({ carried_to_settlement_id: id }).first(trx.raw('coalesce(sum(carried_out_minor), 0) as c'));
-      const carriedIn = n(carried?.c);
-      const net = n(s?.net) - n(r?.net) + carriedIn;
+      // The sums over what was claimed, in one query: sales (through their batches), refunds, carried in.
+      const [t] = rawRows(
+        trx,
+        await trx.raw(
+          `SELECT s.c AS sc, s.gross, s.fees AS sfees, s.net AS snet, s.late AS slate, r.c AS rc, r.price AS rprice, r.fees AS rfees, r.net AS rnet, r.late AS rlate, k.carried
+           FROM (SELECT count(*) AS c, coalesce(sum(price_minor), 0) AS gross, coalesce(sum(operator_fee_minor), 0) AS fees, coalesce(sum(issuer_net_minor), 0) AS net,
+                        coalesce(sum(case when sold_at_ms < ? then 1 else 0 end), 0) AS late
+                 FROM sales WHERE batch_id IN (SELECT id FROM settlement_batches WHERE settlement_id = ?)) s
+           CROSS JOIN (SELECT count(*) AS c, coalesce(sum(price_minor), 0) AS price, coalesce(sum(operator_fee_minor), 0) AS fees, coalesce(sum(issuer_net_minor), 0) AS net,
+                        coalesce(sum(case when refunded_at_ms < ? then 1 else 0 end), 0) AS late
+                 FROM sale_refunds WHERE settlement_id = ?) r
+           CROSS JOIN (SELECT coalesce(sum(carried_out_minor), 0) AS carried FROM settlements WHERE carried_to_settlement_id = ?) k`,
+          [input.periodStartMs, id, input.periodStartMs, id, id],
+        ),
+      );
+      const carriedIn = n(t.carried);
+      const net = n(t.snet) - n(t.rnet) + carriedIn;
       const payout = Math.max(net, 0);
       let status: SettlementStatus = payout > 0 ? 'computed' : net < 0 ? 'carried_forward' : 'closed';
       let payoutInstruction: PayoutInstructionInfo | null = null;
@@ -226,30 +223,31 @@ async function computeInOneTransaction(db: Knex, input: SettlementPeriodInput, n
         payoutInstruction = { settlementId: id, amountMinor: payout, transferDate: file.transferDate, format: 'zengin', fileSha256: file.sha256 };
         status = 'awaiting_approval';
       }
-      await trx('settlements')
-        .where({ id })
-        .update({
-          status,
-          sale_count: n(s?.c),
-          refund_count: n(r?.c),
-          late_count: n(s?.late) + n(r?.late),
-          gross_minor: n(s?.gross),
-          fees_minor: n(s?.fees) - n(r?.fees),
-          refunds_minor: n(r?.price),
-          carried_in_minor: carriedIn,
-          net_minor: net,
-          payout_minor: payout,
-          carried_out_minor: Math.min(net, 0),
-          updated_at_ms: nowMs,
-        });
-      return { summary: toSummary(await trx('settlements').where({ id }).first()), payoutInstruction };
+      const totals = {
+        status,
+        sale_count: n(t.sc),
+        refund_count: n(t.rc),
+        late_count: n(t.slate) + n(t.rlate),
+        gross_minor: n(t.gross),
+        fees_minor: n(t.sfees) - n(t.rfees),
+        refunds_minor: n(t.rprice),
+        carried_in_minor: carriedIn,
+        net_minor: net,
+        payout_minor: payout,
+        carried_out_minor: Math.min(net, 0),
+        updated_at_ms: nowMs,
+      };
+      await trx('settlements').where({ id }).update(totals);
+      // The row as it now stands (the columns a fresh settlement has not set yet are null).
+      return { summary: toSummary({ ...inserted, ...totals }), payoutInstruction };
     }, claimIsolation(db));
   try {
     return await run();
   } catch (err) {
-    // A concurrent run of the same settlement committed first: return its result.
+    // This settlement was computed before (a retry, a second run), or a concurrent run committed
+    // first: return that result.
     if (isUniqueViolation(err)) {
-      const row = await db('settlements').where({ id: input.settlementId }).first();
+      const row = await db('settlements').where({ id }).first();
       if (row) return { summary: toSummary(row), payoutInstruction: null };
       const other = await db('settlements').where({ issuer_id: input.issuerId, period_start_ms: input.periodStartMs }).first('id');
       if (other) throw refuse('InvariantBroken', `issuer ${input.issuerId}'s period starting ${input.periodStartMs} is already settled as ${other.id}`);
