@@ -11,9 +11,10 @@
  * reply or a lost command for a given header, a power cycle.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CCTalkParser, SerialPort } from 'serialport';
+import { CCTalkParser } from 'serialport';
 import { Activity1, Activity2, HEADER_NAMES, Header, decodeFrame, encodeFrame, uintBytes, uintLE, type Frame } from '../../../domain/cctalk';
 import { COINS, CashModel, NOTES, type AcceptorState } from './physical-model';
+import { openPtyDeviceEnd, type PtyDeviceEnd } from '../pty-device-end';
 
 export const Address = { coin: 2, bill: 40, changer: 55 } as const;
 
@@ -29,7 +30,7 @@ const ack = (data?: number[]): Reply => ({ data });
 const ascii = (s: string) => [...Buffer.from(s, 'latin1')];
 
 export class CashEmulator {
-  private port: SerialPort | null = null;
+  private port: PtyDeviceEnd | null = null;
   private escrowTimer: NodeJS.Timeout | null = null;
   /** When the host last sent a frame to one of our addresses (a driver polling is attached). */
   private lastFrameAt = 0;
@@ -40,10 +41,8 @@ export class CashEmulator {
   }
 
   async open(ptyPath: string): Promise<void> {
-    const port = new SerialPort({ path: ptyPath, baudRate: 9600, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    port.pipe(new CCTalkParser(50)).on('data', (buf: Buffer) => this.onFrame(buf));
-    port.on('error', (err) => this.log(`port error: ${err.message}`));
+    const port = openPtyDeviceEnd(ptyPath, (l) => this.log(l));
+    port.input.pipe(new CCTalkParser(50)).on('data', (buf: Buffer) => this.onFrame(buf));
     this.port = port;
   }
 
@@ -51,7 +50,7 @@ export class CashEmulator {
     if (this.escrowTimer) clearTimeout(this.escrowTimer);
     const port = this.port;
     this.port = null;
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    await port?.close();
   }
 
   private onFrame(buf: Buffer): void {

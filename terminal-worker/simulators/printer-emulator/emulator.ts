@@ -8,10 +8,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DelimiterParser, SerialPort } from 'serialport';
+import { DelimiterParser } from 'serialport';
 import { PNG } from 'pngjs';
 import { Cmd, ESC, ERROR_MEANINGS, PANEL_HEIGHT, PANEL_WIDTH, errReply, formatStatus, okReply, parseCommand, type ErrorCode } from '../../../domain/printer-protocol';
 import { PhysicalModel } from './physical-model';
+import { openPtyDeviceEnd, type PtyDeviceEnd } from '../pty-device-end';
 
 export interface EmulatorTimings {
   feedMs: number;
@@ -26,7 +27,7 @@ class CommandError extends Error {
 }
 
 export class PrinterEmulator {
-  private port: SerialPort | null = null;
+  private port: PtyDeviceEnd | null = null;
   private queue: Promise<void> = Promise.resolve();
   private panel: PNG | null = null;
   private bezelTimer: NodeJS.Timeout | null = null;
@@ -41,16 +42,14 @@ export class PrinterEmulator {
   }
 
   async open(ptyPath: string): Promise<void> {
-    const port = new SerialPort({ path: ptyPath, baudRate: 115200, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    const parser = port.pipe(new DelimiterParser({ delimiter: '\r' }));
+    const port = openPtyDeviceEnd(ptyPath, (l) => this.log(l));
+    const parser = port.input.pipe(new DelimiterParser({ delimiter: '\r' }));
     parser.on('data', (frame: Buffer) => {
       const text = frame.toString('latin1');
       const at = text.lastIndexOf(ESC); // bytes before the last ESC are a frame cut off by a dead host
       if (at < 0) return;
       this.queue = this.queue.then(() => this.handle(text.slice(at + 1)));
     });
-    port.on('error', (err) => this.log(`port error: ${err.message}`));
     this.port = port;
   }
 
@@ -58,7 +57,8 @@ export class PrinterEmulator {
     if (this.bezelTimer) clearTimeout(this.bezelTimer);
     await this.queue;
     const port = this.port;
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    this.port = null;
+    await port?.close();
   }
 
   private async handle(frame: string): Promise<void> {

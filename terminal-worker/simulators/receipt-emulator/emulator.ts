@@ -17,10 +17,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SerialPort } from 'serialport';
 import { Counter, DLE, EOT, encodeOfflineCause, encodeRollPaperStatus } from '../../../domain/escpos';
 import { EscPosInterpreter, type PrintedLine } from './escpos-interpreter';
 import { renderReceipt } from './render';
+import { openPtyDeviceEnd, type PtyDeviceEnd } from '../pty-device-end';
 
 export interface ReceiptPrinterState {
   /** paper left, in printed lines; null: endless */
@@ -41,7 +41,7 @@ const initialState = (): ReceiptPrinterState => ({ paperLines: null, nearEndLine
 
 export class ReceiptEmulator {
   readonly s: ReceiptPrinterState;
-  private port: SerialPort | null = null;
+  private port: PtyDeviceEnd | null = null;
   private buf = Buffer.alloc(0);
   private pos = 0;
   /** start of the bytes belonging to the receipt being printed */
@@ -88,17 +88,15 @@ export class ReceiptEmulator {
   }
 
   async open(ptyPath: string): Promise<void> {
-    const port = new SerialPort({ path: ptyPath, baudRate: 38400, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    port.on('data', (chunk: Buffer) => this.receive(chunk));
-    port.on('error', (err) => this.log(`port error: ${err.message}`));
+    const port = openPtyDeviceEnd(ptyPath, (l) => this.log(l));
+    port.input.on('data', (chunk: Buffer) => this.receive(chunk));
     this.port = port;
   }
 
   async close(): Promise<void> {
     const port = this.port;
     this.port = null;
-    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+    await port?.close();
   }
 
   private receive(chunk: Buffer): void {
