@@ -23,10 +23,12 @@
  *      {"sales":…,"seconds":…,"sqlSeconds":…,"ratio":…,"statementSeconds":…}     aim: ratio ≤ 3
  *
  * Environment: DATABASE_URL (MariaDB; required: the sequence engine generates the rows),
- * TEMPORAL_ADDRESS (else a dev server), BENCH_SALES, BENCH_CHUNK (rows per generation chunk,
+ * TEMPORAL_ADDRESS (else a dev server), BENCH_CENTER_WORKERS (center worker processes, default 1), BENCH_SALES, BENCH_CHUNK (rows per generation chunk,
  * default 50,000), BENCH_TIMEOUT_S (default 1800), BENCH_KEEP_DB=1 keeps the schema.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -39,7 +41,7 @@ import { newKeySpec, parseKeySpec } from '../lib/payload-keys';
 import { startSettlement } from '../lib/settlement-schedule';
 import { migrateLatest } from '../migrations';
 import { DEMO_ISSUERS, seedDemo } from '../migrations/seeds/demo';
-import { startCenterProcess } from './center-process';
+import { startCenterProcess, type CenterProcess } from './center-process';
 import { settlementStateQuery } from '../workflows/settlement';
 import { benchDb, benchTemporal, mean, percentile, pool, profileHistory, round, say, table, tempDir, type HistoryProfile } from './support';
 
@@ -47,6 +49,7 @@ const SALES = Number(process.env.BENCH_SALES ?? 1_000_000);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 50_000);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 1800);
 const ISSUERS = 100;
+const CENTER_WORKERS = Number(process.env.BENCH_CENTER_WORKERS ?? 1);
 const AIM = 3;
 
 const n = (v: unknown) => Number(v ?? 0);
@@ -273,20 +276,28 @@ async function main(): Promise<void> {
     const dataConverter = encryptedDataConverter(parseKeySpec(keySpec));
     const client = new Client({ connection, dataConverter });
     const taskQueue = `center-bench-settlement-${tmp.runId}`;
-    // The center worker in its own process (bench/center-process.ts), as in production.
-    const center = await startCenterProcess({ temporalAddress: temporalEnv.address, databaseUrl: bdb.url, dataDir: tmp.dir, taskQueue, payloadKeys: keySpec, workflowCode: code });
-    cleanups.push(() => center.stop());
+    // The center worker in its own process (bench/center-process.ts), as in production; with
+    // BENCH_CENTER_WORKERS > 1, several such processes on the one task queue (scaled out).
+    const centers: CenterProcess[] = [];
+    for (let k = 0; k < CENTER_WORKERS; k++) {
+      const dataDir = path.join(tmp.dir, `center-${k + 1}`);
+      fs.mkdirSync(dataDir, { recursive: true });
+      const c = await startCenterProcess({ temporalAddress: temporalEnv.address, databaseUrl: bdb.url, dataDir, taskQueue, payloadKeys: keySpec, workflowCode: code });
+      cleanups.push(() => c.stop());
+      centers.push(c);
+    }
+    const centerCpuNow = () => centers.reduce((a, c) => a + c.cpuSeconds(), 0);
     const watch = createDb(bdb.url, tmp.dir);
     cleanups.push(() => watch.destroy());
     await watch.raw('SELECT 1');
 
     const ids = issuers.map((i) => settlementIdFor(i.id, period));
-    say(`(settle) starting ${ids.length} settlement workflows for ${period.label} (encrypted payloads, one center worker process)`);
+    say(`(settle) starting ${ids.length} settlement workflows for ${period.label} (encrypted payloads, ${CENTER_WORKERS === 1 ? 'one center worker process' : `${CENTER_WORKERS} center worker processes`})`);
     const counters0 = await innodbCounters(watch);
     const warnings0 = sdkWarnings;
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
-    const centerCpu0 = center.cpuSeconds();
+    const centerCpu0 = centerCpuNow();
     const t0 = performance.now();
     const handles = await Promise.all(issuers.map(async (i) => (await startSettlement({ client, taskQueue, period: DEFAULT_PERIOD_CONFIG }, i.id, period)).handle));
     const startedMs = performance.now() - t0;
@@ -312,7 +323,7 @@ async function main(): Promise<void> {
     const settleMs = performance.now() - t0;
     const elu = performance.eventLoopUtilization(elu0).utilization;
     const cpu = process.cpuUsage(cpu0);
-    const centerCpu = center.cpuSeconds() - centerCpu0;
+    const centerCpu = centerCpuNow() - centerCpu0;
     const counters1 = await innodbCounters(watch);
     const delta = (k: string) => n(counters1[k]) - n(counters0[k]);
     const settleWarnings = sdkWarnings - warnings0;
@@ -379,7 +390,7 @@ async function main(): Promise<void> {
       `  InnoDB during settle (server-wide): ${delta('Innodb_row_lock_waits')} row lock waits (${delta('Innodb_row_lock_time')} ms waited in all), ${delta('Innodb_deadlocks')} deadlocks, ${delta('Handler_update')} rows updated, ${delta('Innodb_data_fsyncs')} fsyncs, ${delta('Innodb_buffer_pool_reads')} buffer pool misses, ${round(delta('Innodb_os_log_written') / 1048576, 1)} MB redo written; SDK warnings (mostly failed activity attempts) ${settleWarnings}`,
     );
     say(
-      `  CPU during settle: center worker process ${round(centerCpu, 2)} s (${round((centerCpu * 1000) / settleMs, 2)} cores); this process (client, watcher) ${round((cpu.user + cpu.system) / 1e6, 2)} s, event loop ${Math.round(elu * 100)} % busy`,
+      `  CPU during settle: center worker process${CENTER_WORKERS > 1 ? 'es' : ''} ${round(centerCpu, 2)} s (${round((centerCpu * 1000) / settleMs, 2)} cores); this process (client, watcher) ${round((cpu.user + cpu.system) / 1e6, 2)} s, event loop ${Math.round(elu * 100)} % busy`,
     );
     say('');
     say('Phases (wall clock from the first start, from the database)');
