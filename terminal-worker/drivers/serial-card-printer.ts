@@ -66,6 +66,9 @@ export class SerialCardPrinter implements CardPath {
   private port: SerialPort | null = null;
   private pending: Pending | null = null;
   private chain: Promise<unknown> = Promise.resolve();
+  /** A command went unanswered: the line is reopened and resynchronised before the next one. */
+  private stale = false;
+  private reopening: Promise<void> | null = null;
   private readonly o: Required<SerialCardPrinterOptions>;
 
   constructor(options: SerialCardPrinterOptions) {
@@ -93,7 +96,7 @@ export class SerialCardPrinter implements CardPath {
     this.port = port;
     const nonce = randomBytes(4).toString('hex');
     await this.raw(encodeCommand(Cmd.sync, [nonce]), (l) => l === `OK;${nonce}`);
-    await this.command(Cmd.bezelDelay, [this.o.bezelDelayMs]);
+    await this.exchange(Cmd.bezelDelay, [this.o.bezelDelayMs]);
   }
 
   async close(): Promise<void> {
@@ -108,6 +111,7 @@ export class SerialCardPrinter implements CardPath {
       if (!this.port) return reject(new PrinterFaultError('PROTOCOL', 'the card printer port is not open'));
       const timer = setTimeout(() => {
         this.pending = null;
+        this.stale = true;
         reject(new PrinterFaultError('TIMEOUT', `the card printer did not answer ${JSON.stringify(frame.slice(1, 24))} within ${this.o.commandTimeoutMs} ms`));
       }, this.o.commandTimeoutMs);
       this.pending = { accept, resolve, reject, timer };
@@ -118,8 +122,34 @@ export class SerialCardPrinter implements CardPath {
     return result;
   }
 
-  /** Sends a command; an `ERR` reply throws a PrinterFaultError with a clear message. */
+  /**
+   * After a command timed out, its answer may still come, and would be taken for the next
+   * command's: so the port is closed and opened again (a fresh read path too) and resynchronised
+   * with a nonce (`Rsy`), which skips any late answer, before anything else is sent.
+   */
+  private reopen(): Promise<void> {
+    this.reopening ??= (async () => {
+      this.stale = false;
+      try {
+        await this.close();
+        await this.connect();
+      } catch (err) {
+        this.stale = true;
+        throw err;
+      } finally {
+        this.reopening = null;
+      }
+    })();
+    return this.reopening;
+  }
+
+  /** Sends a command (on a fresh line after a timeout); an `ERR` reply throws a PrinterFaultError with a clear message. */
   private async command(mnemonic: string, params: Array<string | number> = []): Promise<string[]> {
+    if (this.stale || this.reopening) await this.reopen();
+    return this.exchange(mnemonic, params);
+  }
+
+  private async exchange(mnemonic: string, params: Array<string | number>): Promise<string[]> {
     const reply = parseReply(await this.raw(encodeCommand(mnemonic, params)));
     if (reply.ok) return reply.fields;
     const meaning = ERROR_MEANINGS[reply.code] ?? 'unknown printer error';

@@ -196,3 +196,22 @@ test('a driver killed mid-print leaves the card at the print head with the print
   await printer.reject('print interrupted');
   expect(model().rejectBin.at(-1)).toMatchObject({ uid, print: 'printing', reason: 'print interrupted' });
 });
+
+test('a printer that stops answering: the command times out, and its late answer is never taken for the next command', async () => {
+  await printer.close();
+  printer = await SerialCardPrinter.open({ path: ptyB(), bezelDelayMs: BEZEL_MS, pollMs: 50, commandTimeoutMs: 400 });
+  const dispensedBefore = await printer.dispensedUids();
+  emulator.kill('SIGSTOP'); // frozen: reads nothing, answers nothing
+  try {
+    await expectFault(printer.status(), 'TIMEOUT', 'UNAVAILABLE', /did not answer "Rst\\r" within 400 ms/);
+    // The next command is sent while the status request is still unanswered; the printer wakes up
+    // meanwhile and answers the status request first.
+    const next = printer.dispensedUids();
+    await sleep(150);
+    emulator.kill('SIGCONT');
+    expect(await next).toEqual(dispensedBefore); // its own answer, not the late status line
+  } finally {
+    emulator.kill('SIGCONT');
+  }
+  expect((await printer.printerStatus()).state).toBe('READY');
+});
