@@ -7,18 +7,14 @@
  *   - CASH_SHORT and PAPER_OUT from a device are final failures (not a retryable jam), and a short
  *     payout carries what was paid and what is owed.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createCashShortfallActivities } from '../../activities/center/cash-shortfalls';
 import { checkLedger } from '../../activities/center/ledger-check';
 import { createPaymentActivities } from '../../activities/center/payments';
 import { createTerminalActivities } from '../../activities/terminal';
 import { Accounts } from '../../domain/ledger';
-import { createDb, type Db } from '../../lib/db';
-import { migrateLatest } from '../../migrations';
-import { seedDemo } from '../../migrations/seeds/demo';
+import type { Db } from '../../lib/db';
+import { sqliteCenter } from '../support/sqlite-center';
 import { DeviceError, type TerminalDevices } from '../../terminal-worker/devices/types';
 
 let db: Db;
@@ -26,12 +22,7 @@ const TID = 'T-SHORT-1';
 const ISS = 'iss-T-SHORT-1-abcdefgh';
 
 beforeAll(async () => {
-  const dir = fs.mkdtempSync(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'shortfalls-'));
-  db = createDb(`sqlite:${path.join(dir, 'center.sqlite')}`, dir);
-  await migrateLatest(db);
-  await seedDemo(db, { notifyUrl: 'http://127.0.0.1:9/webhooks', webhookSecret: 'x'.repeat(32), terminalIds: [TID] });
-  const product = await db('products').orderBy('id').first('id', 'issuer_id', 'type');
-  await db('issuances').insert({ id: ISS, terminal_id: TID, issuer_id: product.issuer_id, product_id: product.id, product_type: product.type, selection: '{}', title: 't', price_minor: 1000, customer_fee_minor: 0, total_minor: 1000, currency: 'JPY', status: 'paying', created_at_ms: 1, updated_at_ms: 1 });
+  db = await sqliteCenter('shortfalls', TID, ISS);
 });
 afterAll(async () => {
   await db?.destroy();

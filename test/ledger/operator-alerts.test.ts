@@ -5,10 +5,7 @@
  * untouched so its counters still agree); a second settle is refused and pays nothing twice; bad
  * input and callers without an operator token change nothing.
  */
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createCashShortfallActivities } from '../../activities/center/cash-shortfalls';
@@ -18,9 +15,8 @@ import { errorHandler } from '../../api/errors';
 import { operatorAuth } from '../../api/operator-auth';
 import { operatorAlertRoutes } from '../../api/routes/operator-alerts';
 import { Accounts } from '../../domain/ledger';
-import { createDb, type Db } from '../../lib/db';
-import { migrateLatest } from '../../migrations';
-import { seedDemo } from '../../migrations/seeds/demo';
+import type { Db } from '../../lib/db';
+import { sqliteCenter } from '../support/sqlite-center';
 
 const TID = 'T-ALERT-1';
 const ISS = 'iss-T-ALERT-1-abcdefgh';
@@ -31,12 +27,7 @@ let server: http.Server;
 let base: string;
 
 beforeAll(async () => {
-  const dir = fs.mkdtempSync(path.join(process.env.TEST_TMP_DIR ?? os.tmpdir(), 'alerts-'));
-  db = createDb(`sqlite:${path.join(dir, 'center.sqlite')}`, dir);
-  await migrateLatest(db);
-  await seedDemo(db, { notifyUrl: 'http://127.0.0.1:9/webhooks', webhookSecret: 'x'.repeat(32), terminalIds: [TID] });
-  const product = await db('products').orderBy('id').first('id', 'issuer_id', 'type');
-  await db('issuances').insert({ id: ISS, terminal_id: TID, issuer_id: product.issuer_id, product_id: product.id, product_type: product.type, selection: '{}', title: 't', price_minor: 1000, customer_fee_minor: 0, total_minor: 1000, currency: 'JPY', status: 'paying', created_at_ms: 1, updated_at_ms: 1 });
+  db = await sqliteCenter('alerts', TID, ISS);
   const app = express();
   app.use('/api/operator/alerts', operatorAlertRoutes(db, operatorAuth([{ name: 'store.tanaka', token: TOKEN }])));
   app.use(errorHandler);
