@@ -30,7 +30,8 @@ export interface CenterProcessOptions {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-function procCpuSeconds(pid: number): number {
+/** CPU seconds (user + system) process `pid` has used so far, from /proc (Linux); NaN if unknown. */
+export function procCpuSeconds(pid: number): number {
   try {
     // Fields after the command name (which may contain spaces): utime and stime are 14th and 15th.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

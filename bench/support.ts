@@ -21,6 +21,8 @@ export function say(line = ''): void {
 export interface BenchTemporal {
   address: string;
   description: string;
+  /** The dev server's process, when the bench started one (its CPU is reported). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export async function benchTemporal(dir: string): Promise<BenchTemporal> {
   }
   return {
     address,
+    pid: server.pid,
     description: `dev server (in memory) at ${address}, ${stock ? 'stock settings' : 'history queue poll limits lifted (20 → 1000/s)'}`,
     async stop() {
       if (server.exitCode !== null || server.signalCode !== null) return;
@@ -251,4 +254,17 @@ export async function profileHistory(handle: WorkflowHandle, stepNameFromInput =
   }
   const totalMs = events.length ? tsMs(events[events.length - 1].eventTime) - tsMs(events[0].eventTime) : NaN;
   return { totalMs, events: events.length, updates, activities, workflowTasks, wftWaitMs, wftRunMs };
+}
+
+/** The pid of a local process by its command name (e.g. mariadbd), to report its CPU; undefined if none is found. */
+export function localPid(names: string[]): number | undefined {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (names.includes(fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }
