@@ -38,7 +38,9 @@ export async function benchTemporal(dir: string): Promise<BenchTemporal> {
   const port = await freePort();
   const logFile = path.join(dir, 'temporal.log');
   const stock = !!process.env.BENCH_DEV_SERVER_STOCK;
-  const server: ChildProcess = startDevServer({ cli, port, logFile, stockLimits: stock });
+  // BENCH_DEV_SERVER_ARGS: extra flags for the dev server (e.g. more --dynamic-config-value), for experiments.
+  const extraArgs = (process.env.BENCH_DEV_SERVER_ARGS ?? '').split(' ').filter(Boolean);
+  const server: ChildProcess = startDevServer({ cli, port, logFile, stockLimits: stock, extraArgs });
   const exited = new Promise<void>((r) => server.once('exit', () => r()));
   const address = `127.0.0.1:${port}`;
   try {
