@@ -26,6 +26,10 @@ export interface CenterProcessOptions {
   /** The prebuilt workflow bundle, written to a file the worker loads (no second bundling). */
   workflowCode: string;
   env?: NodeJS.ProcessEnv;
+  /** The entry point, relative to dist/ (default the production one, workers/center.js). */
+  entry?: string;
+  /** Every chunk the process writes to stdout. */
+  onStdout?: (chunk: string) => void;
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
@@ -48,7 +52,7 @@ export async function startCenterProcess(o: CenterProcessOptions): Promise<Cente
   fs.writeFileSync(bundlePath, o.workflowCode);
   // BENCH_CENTER_NODE_ARGS: extra node flags for the worker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
   const nodeArgs = (process.env.BENCH_CENTER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', 'workers', 'center.js')], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(__dirname, '..', o.entry ?? 'workers/center.js')], {
     env: {
       ...process.env,
       TEMPORAL_ADDRESS: o.temporalAddress,
@@ -65,6 +69,7 @@ export async function startCenterProcess(o: CenterProcessOptions): Promise<Cente
   let output = '';
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
+      o.onStdout?.(chunk.toString());
       output += chunk.toString();
       if (output.includes('center worker polling')) resolve();
       if (output.length > 64_000) output = output.slice(-32_000);

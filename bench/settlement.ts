@@ -12,9 +12,14 @@
  *   3. (sql) the plain aggregation over the same rows: per issuer count, Σ price, Σ operator fee,
  *      Σ issuer net of the period's sales (a full scan); run once to warm, then three timed runs
  *      whose median is the baseline.
- *   4. (warm-up) the day before settled for all 100 issuers (no sales: each closes at 0), so the
+ *   4. BENCH_SETTLE_ROUNDS rounds (default 3; the median is kept, as for the SQL), each on fresh
+ *      Temporal dev servers and worker processes, the claims undone between rounds:
+ *      (floor) Temporal's own floor (workflows/settlement-floor.ts): the same 100 workflows, the
+ *      settlement's shape and start options, with a no-op step, on a worker process with the center
+ *      worker's settings (bench/floor-worker.ts); what the settlement costs above it is ours.
+ *      (warm-up) the day before settled for all 100 issuers (no sales: each closes at 0), so the
  *      center worker is a warm process at the closing time, as a center running since yesterday
- *      is; its time is printed apart (BENCH_WARMUP=0 skips it and measures a cold worker).
+ *      is; its time is printed apart (BENCH_WARMUP=0 skips it, here and for the floor).
  *      (settle) the 100 `settlement` workflows started through the Temporal client exactly as the
  *      finance API starts them (lib/settlement-schedule.ts startSettlement), payloads encrypted,
  *      one center worker in its own process (workers/center.js, bench/center-process.ts); timed from the first start until every
@@ -23,10 +28,11 @@
  *      demand as the finance and issuer APIs render them (they are not a workflow step).
  *   5. Where the time went (per activity, from the histories; per phase, from the database; and a
  *      rolled-back replay of one issuer's steps), correctness checks, and as the last line:
- *      {"sales":…,"seconds":…,"sqlSeconds":…,"ratio":…,"statementSeconds":…,"warmUpSeconds":…}     aim: ratio ≤ 3
+ *      {"sales":…,"seconds":…,"sqlSeconds":…,"ratio":…,"statementSeconds":…,"settleRounds":[…],
+ *       "floorSeconds":…,"floorRatio":…,"warmUpSeconds":…}     aim: ratio ≤ 3
  *
  * Environment: DATABASE_URL (MariaDB; required: the sequence engine generates the rows),
- * TEMPORAL_ADDRESS (else a dev server), BENCH_CENTER_WORKERS (center worker processes, default 1), BENCH_WARMUP=0 (no warm-up day), BENCH_SALES, BENCH_CHUNK (rows per generation chunk,
+ * TEMPORAL_ADDRESS (else a dev server), BENCH_CENTER_WORKERS (center worker processes, default 1), BENCH_WARMUP=0 (no warm-up day), BENCH_SETTLE_ROUNDS, BENCH_DEV_SERVER_ARGS (extra dev server flags), BENCH_SALES, BENCH_CHUNK (rows per generation chunk,
  * default 50,000), BENCH_TIMEOUT_S (default 1800), BENCH_KEEP_DB=1 keeps the schema.
  */
 import { createHash } from 'node:crypto';
@@ -46,6 +52,8 @@ import { migrateLatest } from '../migrations';
 import { DEMO_ISSUERS, seedDemo } from '../migrations/seeds/demo';
 import { procCpuSeconds, startCenterProcess, type CenterProcess } from './center-process';
 import { settlementStateQuery, type settlement } from '../workflows/settlement';
+import { settlementFloor } from '../workflows/settlement-floor';
+import { IssuerIdKey } from '../domain/search-attributes';
 import { benchDb, benchTemporal, localPid, mean, type BenchTemporal, percentile, pool, profileHistory, round, say, table, tempDir, type HistoryProfile } from './support';
 
 const SALES = Number(process.env.BENCH_SALES ?? 1_000_000);
@@ -339,6 +347,85 @@ async function settleRound(o: { temporalEnv: BenchTemporal; code: string; dbUrl:
   }
 }
 
+/**
+ * Temporal's floor for the same 100 settlements (workflows/settlement-floor.ts): the settlement's
+ * shape with a no-op step, on its own worker process (bench/floor-worker.ts, the center worker's
+ * settings) and a fresh dev server, warmed up the same way; timed from the first start until every
+ * step has run (the settlement's step is its database commit, the floor's its line on stdout).
+ */
+async function floorRound(o: { temporalEnv: BenchTemporal; code: string; dir: string; runId: string; issuers: BenchIssuer[]; period: Period; warmUpDay: Period | null }): Promise<{ ms: number; warmUpMs: number | null; cpuLine: string }> {
+  const stops: Array<() => Promise<unknown> | unknown> = [() => o.temporalEnv.stop()];
+  try {
+    const connection = await Connection.connect({ address: o.temporalEnv.address });
+    stops.push(() => connection.close());
+    const keySpec = newKeySpec('bench');
+    const client = new Client({ connection, dataConverter: encryptedDataConverter(parseKeySpec(keySpec)) });
+    const taskQueue = `floor-bench-settlement-${o.runId}`;
+    let steps = 0;
+    let partial = '';
+    fs.mkdirSync(o.dir, { recursive: true });
+    const worker = await startCenterProcess({
+      temporalAddress: o.temporalEnv.address,
+      databaseUrl: '',
+      dataDir: o.dir,
+      taskQueue,
+      payloadKeys: keySpec,
+      workflowCode: o.code,
+      entry: 'bench/floor-worker.js',
+      onStdout: (chunk) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        steps += lines.filter((l) => l === 'floor step').length;
+      },
+    });
+    stops.push(() => worker.stop());
+    const handles: WorkflowHandle[] = [];
+    stops.push(() => pool(handles, 20, (h) => h.terminate('benchmark floor finished').catch(() => undefined)));
+    const startAll = async (day: Period) => {
+      const started = await Promise.all(
+        o.issuers.map((i) =>
+          client.workflow.start(settlementFloor, {
+            taskQueue,
+            workflowId: `settlement-floor-${i.id}-${day.label}`,
+            args: [{ issuerId: i.id, periodLabel: day.label }],
+            workflowIdConflictPolicy: 'USE_EXISTING',
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            typedSearchAttributes: [{ key: IssuerIdKey, value: i.id }],
+            memo: { issuerId: i.id, period: day.label },
+          }),
+        ),
+      );
+      handles.push(...started);
+    };
+    const waitForSteps = async (count: number, t0: number) => {
+      while (steps < count) {
+        if (performance.now() - t0 > TIMEOUT_S * 1000) throw new Error(`floor: ${steps} of ${count} steps after ${TIMEOUT_S} s`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    let warmUpMs: number | null = null;
+    if (o.warmUpDay) {
+      const w0 = performance.now();
+      await startAll(o.warmUpDay);
+      await waitForSteps(o.issuers.length, w0);
+      warmUpMs = performance.now() - w0;
+    }
+    const base = steps;
+    const others: Array<[string, number | undefined]> = [['Temporal dev server', o.temporalEnv.pid], ['MariaDB', localPid(['mariadbd', 'mysqld'])]];
+    const cpu0 = [worker.cpuSeconds(), ...others.map(([, pid]) => (pid ? procCpuSeconds(pid) : NaN))];
+    const t0 = performance.now();
+    await startAll(o.period);
+    // Checked every 10 ms (the settlement's database watcher looks every 50 ms: a little in the floor's favour).
+    await waitForSteps(base + o.issuers.length, t0);
+    const ms = performance.now() - t0;
+    const cpu1 = [worker.cpuSeconds(), ...others.map(([, pid]) => (pid ? procCpuSeconds(pid) : NaN))];
+    const cpuLine = [`floor worker process ${round(cpu1[0] - cpu0[0], 2)} s`, ...others.map(([name], k) => [name, cpu1[k + 1] - cpu0[k + 1]] as const).filter(([, sec]) => !Number.isNaN(sec)).map(([name, sec]) => `${name} ${round(sec, 2)} s`)].join('; ');
+    return { ms, warmUpMs, cpuLine };
+  } finally {
+    for (const f of stops.reverse()) await Promise.resolve().then(f).catch((err) => say(`cleanup: ${(err as Error).message}`));
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   Runtime.install({
@@ -407,11 +494,17 @@ async function main(): Promise<void> {
     // An existing server (TEMPORAL_ADDRESS) gets one round: the workflow IDs are the settlement IDs.
     const rounds = process.env.TEMPORAL_ADDRESS ? 1 : SETTLE_ROUNDS;
     const results: RoundResult[] = [];
+    const floors: Array<{ ms: number; warmUpMs: number | null; cpuLine: string }> = [];
+    // Each round: the floor first (its own dev server and worker, stopped after), then the settlement.
     for (let k = 1; k <= rounds; k++) {
       if (k > 1) {
         await results[k - 2].stop();
         await undoSettlements(watch, [period.startMs, warmUpDay.startMs]);
       }
+      const floorEnv = await benchTemporal(tmp.dir);
+      const f = await floorRound({ temporalEnv: floorEnv, code, dir: path.join(tmp.dir, `floor-${k}`), runId: tmp.runId, issuers, period, warmUpDay: WARMUP ? warmUpDay : null });
+      floors.push(f);
+      say(`(round ${k}/${rounds}) floor: ${f.warmUpMs !== null ? `warm-up ${secs(f.warmUpMs)} s; ` : ''}all ${ids.length} no-op steps after ${secs(f.ms)} s; CPU: ${f.cpuLine}`);
       const temporalEnv = await benchTemporal(tmp.dir);
       say(`(round ${k}/${rounds}) Temporal: ${temporalEnv.description}`);
       const r = await settleRound({ temporalEnv, code, dbUrl: bdb.url, dir: path.join(tmp.dir, `round-${k}`), runId: tmp.runId, watch, issuers, period, warmUpDay: WARMUP ? warmUpDay : null });
@@ -422,7 +515,8 @@ async function main(): Promise<void> {
     const settleMs = percentile(results.map((r) => r.settleMs), 50);
     const last = results[results.length - 1];
     const { handles, startedMs, phaseAt, delta, settleWarnings, warmUpMs } = last;
-    say(`(settle) ${results.map((r) => secs(r.settleMs)).join(', ')} s; median ${secs(settleMs)} s`);
+    const floorMs = percentile(floors.map((f) => f.ms), 50);
+    say(`(settle) ${results.map((r) => secs(r.settleMs)).join(', ')} s; median ${secs(settleMs)} s. (floor) ${floors.map((f) => secs(f.ms)).join(', ')} s; median ${secs(floorMs)} s`);
 
     // ---- (statements) rendered on demand, as the finance and issuer APIs do ------------------
     say(`(statements) rendering the ${ids.length} statements (CSV + JSON, stored once), two at a time as two API requests would…`);
@@ -514,7 +608,7 @@ async function main(): Promise<void> {
     say('Checks');
     say(table(['check', 'result', ''], checks.map(([a, b, c]) => [a, b ? 'ok' : 'FAILED', c])));
 
-    const out = { sales: SALES, seconds: round(settleMs / 1000, 3), sqlSeconds: round(sqlMs / 1000, 3), ratio: round(settleMs / sqlMs, 1), statementSeconds: round(statementMs / 1000, 3), settleRounds: results.map((r) => round(r.settleMs / 1000, 3)), ...(warmUpMs !== null ? { warmUpSeconds: round(warmUpMs / 1000, 3) } : {}) };
+    const out = { sales: SALES, seconds: round(settleMs / 1000, 3), sqlSeconds: round(sqlMs / 1000, 3), ratio: round(settleMs / sqlMs, 1), statementSeconds: round(statementMs / 1000, 3), settleRounds: results.map((r) => round(r.settleMs / 1000, 3)), floorSeconds: round(floorMs / 1000, 3), floorRatio: round(floorMs / sqlMs, 1), ...(warmUpMs !== null ? { warmUpSeconds: round(warmUpMs / 1000, 3) } : {}) };
     say('');
     say(`Results (MariaDB, ${Math.round((performance.now() - started) / 1000)} s in all; generation ${secs(genMs)} s)`);
     say(
@@ -525,7 +619,10 @@ async function main(): Promise<void> {
           ['plain SQL aggregation (warm, median of 3), s', out.sqlSeconds, ''],
           [`render the ${ISSUERS} statements on demand afterwards, s`, out.statementSeconds, ''],
           ...(warmUpMs !== null ? [[`warm-up before (last round): ${ISSUERS} settlements of the day before (no sales) on the fresh worker, s`, round(warmUpMs / 1000, 3), '']] : []),
+          [`Temporal's floor: the same ${ISSUERS} workflows with a no-op step (median of ${floors.length} rounds), s`, out.floorSeconds, ''],
           ['settle / SQL', out.ratio, `≤ ${AIM} ${out.ratio <= AIM ? 'met' : 'MISSED'}`],
+          ['floor / SQL (what Temporal alone costs on this machine)', out.floorRatio, ''],
+          ['settle / floor (what the settlement adds)', round(settleMs / floorMs, 2), ''],
           ['sales settled per second', SALES / (settleMs / 1000), ''],
           ['checks', ok ? 'all ok' : 'FAILED', ''],
         ],

@@ -1,5 +1,6 @@
 export { issuance } from './issuance';
 export { floor } from './floor';
+export { settlementFloor } from './settlement-floor';
 export { settlement, settlementTrigger } from './settlement';
 export { paymentReversal } from './payment-reversal';
 export { revocation } from './revocation';
