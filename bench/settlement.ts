@@ -235,6 +235,16 @@ async function settleEmptyDay(client: Client, taskQueue: string, watch: Db, issu
   return performance.now() - t0;
 }
 
+type Stops = Array<() => Promise<unknown> | unknown>;
+
+/** A client of a round's dev server with fresh payload keys (its worker gets the same); closed with the round. */
+async function roundClient(address: string, stops: Stops): Promise<{ client: Client; keySpec: string }> {
+  const connection = await Connection.connect({ address });
+  stops.push(() => connection.close());
+  const keySpec = newKeySpec('bench');
+  return { client: new Client({ connection, dataConverter: encryptedDataConverter(parseKeySpec(keySpec)) }), keySpec };
+}
+
 /** Between rounds: the settlements of these periods, their payout files and their claims undone. */
 async function undoSettlements(db: Db, periodStarts: number[]): Promise<void> {
   await db.transaction(async (trx) => {
@@ -264,16 +274,13 @@ interface RoundResult {
  * all of them await approval with their payout instruction.
  */
 async function settleRound(o: { temporalEnv: BenchTemporal; code: string; dbUrl: string; dir: string; runId: string; watch: Db; issuers: BenchIssuer[]; period: Period; warmUpDay: Period | null }): Promise<RoundResult> {
-  const stops: Array<() => Promise<unknown> | unknown> = [() => o.temporalEnv.stop()];
+  const stops: Stops = [() => o.temporalEnv.stop()];
   const stop = async () => {
     for (const f of stops.reverse()) await Promise.resolve().then(f).catch((err) => say(`cleanup: ${(err as Error).message}`));
     stops.length = 0;
   };
   try {
-    const connection = await Connection.connect({ address: o.temporalEnv.address });
-    stops.push(() => connection.close());
-    const keySpec = newKeySpec('bench');
-    const client = new Client({ connection, dataConverter: encryptedDataConverter(parseKeySpec(keySpec)) });
+    const { client, keySpec } = await roundClient(o.temporalEnv.address, stops);
     const taskQueue = `center-bench-settlement-${o.runId}`;
     // The center worker in its own process (bench/center-process.ts), as in production; with
     // BENCH_CENTER_WORKERS > 1, several such processes on the one task queue (scaled out).
@@ -354,12 +361,9 @@ async function settleRound(o: { temporalEnv: BenchTemporal; code: string; dbUrl:
  * step has run (the settlement's step is its database commit, the floor's its line on stdout).
  */
 async function floorRound(o: { temporalEnv: BenchTemporal; code: string; dir: string; runId: string; issuers: BenchIssuer[]; period: Period; warmUpDay: Period | null }): Promise<{ ms: number; warmUpMs: number | null; cpuLine: string }> {
-  const stops: Array<() => Promise<unknown> | unknown> = [() => o.temporalEnv.stop()];
+  const stops: Stops = [() => o.temporalEnv.stop()];
   try {
-    const connection = await Connection.connect({ address: o.temporalEnv.address });
-    stops.push(() => connection.close());
-    const keySpec = newKeySpec('bench');
-    const client = new Client({ connection, dataConverter: encryptedDataConverter(parseKeySpec(keySpec)) });
+    const { client, keySpec } = await roundClient(o.temporalEnv.address, stops);
     const taskQueue = `floor-bench-settlement-${o.runId}`;
     let steps = 0;
     let partial = '';
