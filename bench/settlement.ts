@@ -390,7 +390,7 @@ async function floorRound(o: { temporalEnv: BenchTemporal; code: string; dir: st
         o.issuers.map((i) =>
           client.workflow.start(settlementFloor, {
             taskQueue,
-            workflowId: `settlement-floor-${i.id}-${day.label}`,
+            workflowId: `settlement-floor-${o.runId}-${i.id}-${day.label}`,
             args: [{ issuerId: i.id, periodLabel: day.label }],
             workflowIdConflictPolicy: 'USE_EXISTING',
             workflowIdReusePolicy: 'REJECT_DUPLICATE',
