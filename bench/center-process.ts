@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { procCpuSeconds } from './support';
 
 export interface CenterProcess {
   pid: number;
@@ -30,20 +31,6 @@ export interface CenterProcessOptions {
   entry?: string;
   /** Every chunk the process writes to stdout. */
   onStdout?: (chunk: string) => void;
-}
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) process `pid` has used so far, from /proc (Linux); NaN if unknown. */
-export function procCpuSeconds(pid: number): number {
-  try {
-    // Fields after the command name (which may contain spaces): utime and stime are 14th and 15th.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
 }
 
 /** Starts `workers/center.js` and resolves once it polls its task queue. */

@@ -35,6 +35,7 @@ async function main() {
     dataConverter: encryptedDataConverter(parseKeySpec(need('PAYLOAD_KEYS'))),
     workflowThreadPoolSize: DEFAULT_WORKFLOW_THREADS,
   });
+  // The line startCenterProcess (bench/center-process.ts) waits for, as from the center worker.
   process.stdout.write('center worker polling (settlement floor)\n');
   await worker.run();
 }

@@ -54,7 +54,7 @@ import { ZERO_TIMINGS } from '../terminal-worker/simulators/timings';
 import { createTerminalWorker } from '../terminal-worker/worker';
 import { createCenterWorker, DEFAULT_WORKFLOW_THREADS } from '../workers/center-worker';
 import { floor, floorCashUpdate, floorConfirmUpdate, floorPaymentUpdate, floorProgressQuery, floorSelectUpdate, type FloorInput } from '../workflows/floor';
-import { benchDb, benchTemporal, mean, percentile, pool, profileHistory, round, say, table, tempDir, type HistoryProfile } from './support';
+import { benchDb, benchTemporal, mean, percentile, pool, profileHistory, round, runStops, say, table, tempDir, type HistoryProfile, type Stops } from './support';
 
 const SEQ = Number(process.env.BENCH_SEQ ?? 50);
 const CONC = Number(process.env.BENCH_CONC ?? 200);
@@ -260,11 +260,8 @@ async function main(): Promise<void> {
     }),
   });
   const tmp = tempDir('icc-bench');
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((err) => say(`cleanup: ${(err as Error).message}`));
-    cleanups.length = 0;
-  };
+  const cleanups: Stops = [];
+  const cleanup = () => runStops(cleanups);
   try {
     say(`Issuance benchmark: ${SEQ} sequential and ${CONC} concurrent issuances, against the floor; zero-latency devices.`);
     const temporalEnv = await benchTemporal(tmp.dir);

@@ -50,11 +50,11 @@ import { newKeySpec, parseKeySpec } from '../lib/payload-keys';
 import { startSettlement } from '../lib/settlement-schedule';
 import { migrateLatest } from '../migrations';
 import { DEMO_ISSUERS, seedDemo } from '../migrations/seeds/demo';
-import { procCpuSeconds, startCenterProcess, type CenterProcess } from './center-process';
+import { startCenterProcess, type CenterProcess } from './center-process';
 import { settlementStateQuery, type settlement } from '../workflows/settlement';
 import { settlementFloor } from '../workflows/settlement-floor';
 import { IssuerIdKey } from '../domain/search-attributes';
-import { benchDb, benchTemporal, localPid, mean, type BenchTemporal, percentile, pool, profileHistory, round, say, table, tempDir, type HistoryProfile } from './support';
+import { benchDb, benchTemporal, mean, otherProcessesCpu, percentile, pool, profileHistory, round, runStops, say, table, tempDir, type BenchTemporal, type HistoryProfile, type Stops } from './support';
 
 const SALES = Number(process.env.BENCH_SALES ?? 1_000_000);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 50_000);
@@ -235,8 +235,6 @@ async function settleEmptyDay(client: Client, taskQueue: string, watch: Db, issu
   return performance.now() - t0;
 }
 
-type Stops = Array<() => Promise<unknown> | unknown>;
-
 /** A client of a round's dev server with fresh payload keys (its worker gets the same); closed with the round. */
 async function roundClient(address: string, stops: Stops): Promise<{ client: Client; keySpec: string }> {
   const connection = await Connection.connect({ address });
@@ -275,10 +273,7 @@ interface RoundResult {
  */
 async function settleRound(o: { temporalEnv: BenchTemporal; code: string; dbUrl: string; dir: string; runId: string; watch: Db; issuers: BenchIssuer[]; period: Period; warmUpDay: Period | null }): Promise<RoundResult> {
   const stops: Stops = [() => o.temporalEnv.stop()];
-  const stop = async () => {
-    for (const f of stops.reverse()) await Promise.resolve().then(f).catch((err) => say(`cleanup: ${(err as Error).message}`));
-    stops.length = 0;
-  };
+  const stop = () => runStops(stops);
   try {
     const { client, keySpec } = await roundClient(o.temporalEnv.address, stops);
     const taskQueue = `center-bench-settlement-${o.runId}`;
@@ -304,8 +299,7 @@ async function settleRound(o: { temporalEnv: BenchTemporal; code: string; dbUrl:
     const cpu0 = process.cpuUsage();
     const centerCpu0 = centerCpuNow();
     // The other processes on this machine that the settle keeps busy (when they are local).
-    const others: Array<[string, number | undefined]> = [['Temporal dev server', o.temporalEnv.pid], ['MariaDB', localPid(['mariadbd', 'mysqld'])]];
-    const othersCpu0 = others.map(([, pid]) => (pid ? procCpuSeconds(pid) : NaN));
+    const othersCpuSince = otherProcessesCpu(o.temporalEnv.pid);
     const t0 = performance.now();
     const handles = await Promise.all(o.issuers.map(async (i) => (await startSettlement({ client, taskQueue, period: DEFAULT_PERIOD_CONFIG }, i.id, o.period)).handle));
     const startedMs = performance.now() - t0;
@@ -329,7 +323,7 @@ async function settleRound(o: { temporalEnv: BenchTemporal; code: string; dbUrl:
     const elu = performance.eventLoopUtilization(elu0).utilization;
     const cpu = process.cpuUsage(cpu0);
     const centerCpu = centerCpuNow() - centerCpu0;
-    const othersCpu = others.map(([name, pid], k) => [name, (pid ? procCpuSeconds(pid) : NaN) - othersCpu0[k]] as const).filter(([, sec]) => !Number.isNaN(sec));
+    const othersCpu = othersCpuSince();
     const counters1 = await innodbCounters(o.watch);
     const cpuLine = `center worker process${CENTER_WORKERS > 1 ? 'es' : ''} ${round(centerCpu, 2)} s (${round((centerCpu * 1000) / settleMs, 2)} cores); this process (client, watcher) ${round((cpu.user + cpu.system) / 1e6, 2)} s, event loop ${Math.round(elu * 100)} % busy${othersCpu.map(([name, sec]) => `; ${name} ${round(sec, 2)} s`).join('')}`;
     const settleWarnings = sdkWarnings - warnings0;
@@ -415,18 +409,17 @@ async function floorRound(o: { temporalEnv: BenchTemporal; code: string; dir: st
       warmUpMs = performance.now() - w0;
     }
     const base = steps;
-    const others: Array<[string, number | undefined]> = [['Temporal dev server', o.temporalEnv.pid], ['MariaDB', localPid(['mariadbd', 'mysqld'])]];
-    const cpu0 = [worker.cpuSeconds(), ...others.map(([, pid]) => (pid ? procCpuSeconds(pid) : NaN))];
+    const othersCpuSince = otherProcessesCpu(o.temporalEnv.pid);
+    const workerCpu0 = worker.cpuSeconds();
     const t0 = performance.now();
     await startAll(o.period);
     // Checked every 10 ms (the settlement's database watcher looks every 50 ms: a little in the floor's favour).
     await waitForSteps(base + o.issuers.length, t0);
     const ms = performance.now() - t0;
-    const cpu1 = [worker.cpuSeconds(), ...others.map(([, pid]) => (pid ? procCpuSeconds(pid) : NaN))];
-    const cpuLine = [`floor worker process ${round(cpu1[0] - cpu0[0], 2)} s`, ...others.map(([name], k) => [name, cpu1[k + 1] - cpu0[k + 1]] as const).filter(([, sec]) => !Number.isNaN(sec)).map(([name, sec]) => `${name} ${round(sec, 2)} s`)].join('; ');
+    const cpuLine = [`floor worker process ${round(worker.cpuSeconds() - workerCpu0, 2)} s`, ...othersCpuSince().map(([name, sec]) => `${name} ${round(sec, 2)} s`)].join('; ');
     return { ms, warmUpMs, cpuLine };
   } finally {
-    for (const f of stops.reverse()) await Promise.resolve().then(f).catch((err) => say(`cleanup: ${(err as Error).message}`));
+    await runStops(stops);
   }
 }
 
@@ -439,11 +432,8 @@ async function main(): Promise<void> {
     }),
   });
   const tmp = tempDir('icc-bench-settlement');
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch((err) => say(`cleanup: ${(err as Error).message}`));
-    cleanups.length = 0;
-  };
+  const cleanups: Stops = [];
+  const cleanup = () => runStops(cleanups);
   try {
     if (!Number.isInteger(SALES) || SALES < ISSUERS) throw new Error(`BENCH_SALES must be an integer ≥ ${ISSUERS}`);
     if (!/^mysql2?:\/\//.test(process.env.DATABASE_URL ?? '')) throw new Error('DATABASE_URL must point at MariaDB (mysql://…): the rows are generated with its sequence engine');
@@ -479,7 +469,7 @@ async function main(): Promise<void> {
       sqlRows = await plainAggregation(db, period.startMs, period.endMs);
       sqlRuns.push(performance.now() - s0);
     }
-    const sqlMs = [...sqlRuns].sort((a, b) => a - b)[1];
+    const sqlMs = percentile(sqlRuns, 50);
     const sqlNet = sqlRows.reduce((a, r) => a + r.net, 0);
     const sqlCount = sqlRows.reduce((a, r) => a + r.c, 0);
     say(`(sql) ${sqlRows.length} issuers, ${sqlCount} sales, Σ net ${sqlNet}: ${sqlRuns.map((x) => round(x, 1)).join(', ')} ms, median ${round(sqlMs, 1)} ms`);

@@ -270,3 +270,35 @@ export function localPid(names: string[]): number | undefined {
   }
   return undefined;
 }
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) process `pid` has used so far, from /proc (Linux); NaN if unknown. */
+export function procCpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may contain spaces): utime and stime are 14th and 15th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The CPU the other local processes of a round use meanwhile (its dev server, MariaDB): call it
+ * before, and the function it returns after, for [name, seconds] of each one found.
+ */
+export function otherProcessesCpu(temporalPid: number | undefined): () => Array<readonly [string, number]> {
+  const procs: Array<[string, number | undefined]> = [['Temporal dev server', temporalPid], ['MariaDB', localPid(['mariadbd', 'mysqld'])]];
+  const at0 = procs.map(([, pid]) => (pid ? procCpuSeconds(pid) : NaN));
+  return () => procs.map(([name, pid], k) => [name, (pid ? procCpuSeconds(pid) : NaN) - at0[k]] as const).filter(([, sec]) => !Number.isNaN(sec));
+}
+
+/** Cleanup steps, run last-added first; a failing one is reported and the rest still run. */
+export type Stops = Array<() => Promise<unknown> | unknown>;
+
+export async function runStops(stops: Stops): Promise<void> {
+  for (const f of stops.reverse()) await Promise.resolve().then(f).catch((err) => say(`cleanup: ${(err as Error).message}`));
+  stops.length = 0;
+}
